@@ -1,0 +1,664 @@
+"""``p2i eval``: the paper's Table 4.1 experiment on COCO persons, for any person-score source.
+
+For every image with eligible persons (:mod:`p2i_prior.coco`) and every method, one instance mask
+is predicted per eligible person and scored with COCOeval (``segm``, persons without keypoints and
+crowds as ignore regions):
+
+``box``
+    Oracle boxes: each pixel whose person score passes the threshold goes to the smallest
+    ground-truth box containing it (:func:`p2i_prior.pipeline.box_instances`).
+``rag``, ``sweep``, ``geodesic``
+    Oracle keypoints: the pose-instance map of :func:`p2i_prior.pipeline.pose_instance_map`
+    (superpixel-graph distances with the ``--solver``, or pixel-grid fast sweeping, Euclidean or
+    edge-weighted geodesic) fused with the person score by
+    :func:`p2i_prior.pipeline.segment_instances`.  ``--roi box`` restricts every instance to its
+    own ground-truth box (the "keypoints with boxes" setting).
+
+The ranking score of a predicted mask (COCOeval sorts detections by it) is the **mean person score
+inside the mask**.  An instance whose mask comes out empty gives no detection (a miss).
+
+Outputs in ``--out``: ``<method>_results.json`` (COCO results, RLE), ``table.md`` (Table 4.1
+layout: AP^r at IoU 0.5 and over 0.5:0.95, relative change against ``box``), ``report.json``
+(configuration, counts, per-method AP and timings, per-instance IoU with its own ground-truth
+mask, machine), and ``figures/figure_<image id>.png`` for a few images in the spirit of the
+paper's Figure 4.2 (ground truth, box baseline, keypoint prior): by default the images where the
+keypoint prior gains most and loses most against the box baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["METHODS", "evaluate_methods", "predict_image", "format_table", "register"]
+
+#: The methods of the experiment, in table order.
+METHODS: tuple[str, ...] = ("box", "rag", "sweep", "geodesic")
+_KEYPOINT_METHODS = ("rag", "sweep", "geodesic")
+
+
+# --------------------------------------------------------------------------------------------
+# one image
+# --------------------------------------------------------------------------------------------
+
+
+def _pose_map_kwargs(cfg: dict, record: Any, method: str) -> dict:
+    """Keyword arguments for ``pose_instance_map``, checked against its signature."""
+    from .pipeline import pose_instance_map
+
+    params = inspect.signature(pose_instance_map).parameters
+    kw: dict[str, Any] = {"method": method}
+    if method == "rag":
+        kw["solver"] = cfg["solver"]
+        kw["n_segments"] = cfg["n_segments"]
+        kw["compactness"] = cfg["compactness"]
+    if cfg.get("temperature") is not None:
+        kw["temperature"] = cfg["temperature"]
+    if cfg["roi"] == "box":
+        if "boxes" not in params:
+            raise ValueError("roi: 'box' needs pose_instance_map(..., boxes=...), which this pipeline lacks")
+        kw["boxes"] = record.boxes
+    for key, value in cfg.get("options", {}).items():
+        if key not in params:
+            raise ValueError(
+                f"option: expected a keyword of pose_instance_map ({', '.join(p for p in params if p not in ('image', 'keypoints'))}), got {key!r}"
+            )
+        kw[key] = value
+    return {k: v for k, v in kw.items() if k in params}
+
+
+def predict_image(
+    record: Any,
+    image: np.ndarray,
+    score: np.ndarray,
+    method: str,
+    *,
+    roi: str = "none",
+    solver: str = "sssp",
+    threshold: float = 0.5,
+    n_segments: int = 1000,
+    compactness: float = 10.0,
+    temperature: float | None = None,
+    options: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predict one mask per eligible person of an image with one method.
+
+    Parameters
+    ----------
+    record : p2i_prior.coco.PersonImage
+        Supplies ``keypoints (n, 17, 3)`` and ``boxes (n, 4)``.
+    image : (H, W, 3) uint8 array
+    score : (H, W) float32 array
+        Person score in ``[0, 1]``.
+    method : {"box", "rag", "sweep", "geodesic"}
+    roi : {"none", "box"}
+        Restrict keypoint methods to each instance's box.
+    solver, n_segments, compactness, temperature, options
+        Passed to :func:`p2i_prior.pipeline.pose_instance_map` (``options``: any further keyword).
+    threshold : float
+        Person-score threshold of the fusion.
+
+    Returns
+    -------
+    labels : (H, W) int32 ndarray
+        0 background, ``k + 1`` for instance ``k``.
+    masks : (n, H, W) bool ndarray
+    scores : (n,) float64 ndarray
+        Mean person score inside each mask (0 for an empty mask).
+
+    Examples
+    --------
+    >>> labels, masks, scores = predict_image(rec, rec.load_image(), score, "rag")  # doctest: +SKIP
+    """
+    from .masks import masks_from_labels
+    from .pipeline import box_instances, pose_instance_map, segment_instances
+
+    cfg = dict(
+        roi=roi, solver=solver, n_segments=n_segments, compactness=compactness,
+        temperature=temperature, options=options or {},
+    )
+    if method == "box":
+        labels = box_instances(score, record.boxes, threshold=threshold)
+    elif method in _KEYPOINT_METHODS:
+        pose_map = pose_instance_map(image, record.keypoints, **_pose_map_kwargs(cfg, record, method))
+        labels = segment_instances(pose_map, score, threshold=threshold)
+    else:
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    labels = np.asarray(labels)
+    masks = np.asarray(masks_from_labels(labels, record.n), dtype=bool)
+    area = masks.reshape(record.n, -1).sum(1)
+    inside = (masks.reshape(record.n, -1) * score.reshape(1, -1)).sum(1)
+    scores = np.where(area > 0, inside / np.maximum(area, 1), 0.0)
+    return labels, masks, scores
+
+
+def _iou(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    inter = (masks & gt).reshape(len(gt), -1).sum(1)
+    union = (masks | gt).reshape(len(gt), -1).sum(1)
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+# worker state: set once per process by _init_worker (the score source may hold a model)
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(source: Any, cfg: dict) -> None:
+    _STATE["source"] = source
+    _STATE["cfg"] = cfg
+    if cfg.get("threads_per_worker"):
+        os.environ.setdefault("NUMBA_NUM_THREADS", str(cfg["threads_per_worker"]))
+
+
+def _process(record: Any, keep_labels: bool = False) -> dict:
+    """All methods on one image; returns COCO results, per-instance IoU and timings."""
+    from .coco import masks_to_results
+    from .scores import MissingScoreError
+
+    cfg, source = _STATE["cfg"], _STATE["source"]
+    out: dict[str, Any] = {"image_id": record.id, "methods": {}}
+    try:
+        image = record.load_image()
+    except FileNotFoundError as exc:
+        if cfg["missing"] == "skip":
+            return dict(out, skipped="missing_image", reason=str(exc))
+        raise
+    t0 = time.perf_counter()
+    try:
+        score = np.asarray(source(record, image), dtype=np.float32)
+    except MissingScoreError as exc:
+        if cfg["missing"] == "skip":
+            return dict(out, skipped="missing_score", reason=str(exc))
+        raise
+    out["score_seconds"] = time.perf_counter() - t0
+    gt = record.masks()
+    if keep_labels:
+        out["image"], out["score"], out["gt"] = image, score, gt
+    for method in cfg["methods"]:
+        t0 = time.perf_counter()
+        labels, masks, scores = predict_image(
+            record, image, score, method,
+            roi=cfg["roi"], solver=cfg["solver"], threshold=cfg["threshold"],
+            n_segments=cfg["n_segments"], compactness=cfg["compactness"],
+            temperature=cfg["temperature"], options=cfg["options"],
+        )
+        seconds = time.perf_counter() - t0
+        keep = masks.reshape(record.n, -1).any(1)
+        results = masks_to_results(record.id, masks[keep], scores[keep], category_id=cfg["category_id"])
+        out["methods"][method] = {
+            "results": results,
+            "iou": _iou(masks, gt).tolist(),
+            "empty": int((~keep).sum()),
+            "seconds": seconds,
+        }
+        if keep_labels:
+            out["methods"][method]["labels"] = labels
+    return out
+
+
+def _process_task(record: Any) -> dict:
+    return _process(record)
+
+
+# --------------------------------------------------------------------------------------------
+# the experiment
+# --------------------------------------------------------------------------------------------
+
+
+def _rel(value: float, base: float) -> float | None:
+    return None if base <= 0 else 100.0 * (value - base) / base
+
+
+def format_table(methods: dict, *, score: str, roi: str, n_images: int, n_instances: int) -> str:
+    """The Table 4.1 layout as markdown.
+
+    Parameters
+    ----------
+    methods : dict
+        ``{method: {"ap50": float, "ap": float, ...}}`` in table order.
+    score, roi : str
+        Shown in the caption.
+    n_images, n_instances : int
+        Shown in the caption.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(format_table({"box": {"ap50": .8, "ap": .5}, "rag": {"ap50": .9, "ap": .6}},
+    ...                    score="gt", roi="none", n_images=2, n_instances=3).splitlines()[-1])
+    | rag (keypoints) | 0.900 | +12.5% | 0.600 | +20.0% |
+    """
+    base = methods.get("box")
+    lines = [
+        f"AP^r of person instance masks, score `{score}`, roi `{roi}`: {n_images} images, "
+        f"{n_instances} persons with keypoints and masks (others ignored).",
+        "",
+        "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, st in methods.items():
+        label = "box (oracle boxes)" if name == "box" else f"{name} (keypoints)"
+        cells = [label]
+        for key in ("ap50", "ap"):
+            cells.append(f"{st[key]:.3f}")
+            if base is None or name == "box":
+                cells.append("")
+            else:
+                r = _rel(st[key], base[key])
+                cells.append("n/a" if r is None else f"{r:+.1f}%")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _machine() -> dict:
+    import numba
+    import scipy
+    import skimage
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-image": skimage.__version__,
+        "numba": numba.__version__,
+    }
+
+
+def evaluate_methods(
+    annotations: Any,
+    images_dir: str | os.PathLike | None = None,
+    *,
+    methods: Sequence[str] = METHODS,
+    score: str = "gt",
+    selfie_model: str | os.PathLike | None = None,
+    roi: str = "none",
+    solver: str = "sssp",
+    threshold: float = 0.5,
+    n_segments: int = 1000,
+    compactness: float = 10.0,
+    temperature: float | None = None,
+    options: dict | None = None,
+    workers: int = 1,
+    limit: int | None = None,
+    image_ids: Sequence[int] | None = None,
+    missing: str = "error",
+    out_dir: str | os.PathLike | None = None,
+    figures: int = 4,
+    progress: bool = True,
+) -> dict:
+    """Run the Table 4.1 experiment: every method on every image, COCOeval segm AP.
+
+    Parameters
+    ----------
+    annotations : str, path, dict, COCO or PersonSet
+        COCO keypoints annotations (see :func:`p2i_prior.coco.load_persons`).
+    images_dir : str or path, optional
+        Folder of the images (default: ``images/`` beside the annotation file).
+    methods : sequence of {"box", "rag", "sweep", "geodesic"}
+    score : str
+        Person-score source spec: ``gt``, ``selfie``, ``files:DIR``, ... (:mod:`p2i_prior.scores`).
+    selfie_model : str or path, optional
+        The selfie ``.tflite`` model for ``score="selfie"``.
+    roi : {"none", "box"}
+        ``box`` restricts each keypoint instance to its ground-truth box.
+    solver : {"sssp", "apsp"}
+        Graph distance solver of ``rag``.
+    threshold, n_segments, compactness, temperature, options
+        Fusion threshold and pipeline parameters (``options``: further keywords of
+        ``pose_instance_map``).
+    workers : int
+        Worker processes over images (1: in this process).
+    limit : int, optional
+        Only the first ``limit`` images (by id).
+    image_ids : sequence of int, optional
+        Only these images.
+    missing : {"error", "skip"}
+        A missing image file or score file: stop, or skip the image for every method (counted).
+    out_dir : str or path, optional
+        Where to write the results, table, report and figures (nothing written when None).
+    figures : int
+        Number of per-image figures.
+    progress : bool
+        Show a tqdm progress bar (stderr).
+
+    Returns
+    -------
+    dict
+        The report: ``config``, ``counts``, ``methods`` (per method: ``ap50``, ``ap``, ``ap75``,
+        ``ar``, ``rel_ap50_vs_box``, ``rel_ap_vs_box``, ``mean_instance_iou``,
+        ``seconds_per_image``, ...), ``table`` (markdown), ``per_image``, ``machine``, ``files``.
+
+    Examples
+    --------
+    >>> report = evaluate_methods("coco/annotations.json", methods=["box", "rag"])  # doctest: +SKIP
+    >>> print(report["table"])  # doctest: +SKIP
+    """
+    from ._util import check_choice, check_positive_float, check_positive_int
+    from .coco import PersonSet, evaluate_segm, load_persons
+    from .scores import make_score_source
+
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    methods = list(methods)
+    if not methods:
+        raise ValueError("methods: expected at least one of box, rag, sweep, geodesic, got none")
+    for m in methods:
+        check_choice(m, "methods", METHODS)
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"methods: expected distinct names, got {methods}")
+    check_choice(roi, "roi", ("none", "box"))
+    check_choice(solver, "solver", ("sssp", "apsp"))
+    check_choice(missing, "missing", ("error", "skip"))
+    check_positive_float(threshold, "threshold", allow_zero=True)
+    workers = check_positive_int(workers, "workers")
+    figures = check_positive_int(figures, "figures", minimum=0)
+    if limit is not None:
+        limit = check_positive_int(limit, "limit")
+
+    if isinstance(annotations, PersonSet):
+        persons = annotations
+    else:
+        persons = load_persons(annotations, images_dir, missing_images=missing)
+    records = list(persons)
+    if image_ids is not None:
+        records = persons.subset([int(i) for i in image_ids]).images
+    if limit is not None:
+        records = records[:limit]
+    if not records:
+        raise ValueError("annotations: expected at least one image with eligible persons, got none")
+
+    source = make_score_source(score, model_path=selfie_model)
+    cfg = dict(
+        methods=methods, roi=roi, solver=solver, threshold=float(threshold),
+        n_segments=int(n_segments), compactness=float(compactness), temperature=temperature,
+        options=dict(options or {}), missing=missing, category_id=persons.category_id,
+    )
+
+    t_start = time.perf_counter()
+    outputs = _run(records, source, cfg, workers=workers, progress=progress)
+    wall = time.perf_counter() - t_start
+
+    done = [o for o in outputs if "skipped" not in o]
+    skipped = [o for o in outputs if "skipped" in o]
+    if not done:
+        raise ValueError(f"score: every image was skipped ({skipped[0]['reason']} ...)")
+    ids = [o["image_id"] for o in done]
+    gt = persons.gt_dict(ids)
+
+    stats: dict[str, dict] = {}
+    all_results: dict[str, list] = {}
+    for m in methods:
+        res = [r for o in done for r in o["methods"][m]["results"]]
+        all_results[m] = res
+        st = evaluate_segm(gt, res)
+        ious = np.concatenate([np.asarray(o["methods"][m]["iou"]) for o in done])
+        secs = np.asarray([o["methods"][m]["seconds"] for o in done])
+        st.update(
+            mean_instance_iou=float(ious.mean()),
+            empty_masks=int(sum(o["methods"][m]["empty"] for o in done)),
+            seconds_per_image=float(secs.mean()),
+            seconds_per_image_median=float(np.median(secs)),
+        )
+        stats[m] = st
+    if "box" in stats:
+        for m, st in stats.items():
+            st["rel_ap50_vs_box"] = _rel(st["ap50"], stats["box"]["ap50"])
+            st["rel_ap_vs_box"] = _rel(st["ap"], stats["box"]["ap"])
+
+    n_inst = stats[methods[0]]["n_instances"]
+    table = format_table(stats, score=score, roi=roi, n_images=len(ids), n_instances=n_inst)
+    counts = dict(persons.counts)
+    counts.update(
+        evaluated_images=len(ids),
+        evaluated_instances=n_inst,
+        skipped_missing_score=sum(o["skipped"] == "missing_score" for o in skipped),
+        skipped_missing_image_at_eval=sum(o["skipped"] == "missing_image" for o in skipped),
+        skipped=[{"image_id": o["image_id"], "why": o["skipped"], "reason": o["reason"]} for o in skipped],
+    )
+    report = {
+        "config": {
+            "annotations": annotations if isinstance(annotations, (str, os.PathLike)) else None,
+            "images_dir": persons.images_dir,
+            "score": score,
+            "selfie_model": None if selfie_model is None else os.fspath(selfie_model),
+            "prediction_score": "mean person score inside the mask",
+            **{k: v for k, v in cfg.items() if k != "category_id"},
+            "workers": workers,
+            "limit": limit,
+        },
+        "counts": counts,
+        "methods": stats,
+        "table": table,
+        "wall_seconds": wall,
+        "score_seconds_per_image": float(np.mean([o["score_seconds"] for o in done])),
+        "per_image": {
+            str(o["image_id"]): {m: o["methods"][m]["iou"] for m in methods} for o in done
+        },
+        "machine": _machine(),
+        "files": [],
+    }
+    report["config"]["annotations"] = (
+        os.fspath(report["config"]["annotations"]) if report["config"]["annotations"] is not None else None
+    )
+
+    if out_dir is not None:
+        out_dir = os.fspath(out_dir)
+        os.makedirs(out_dir, exist_ok=True)
+        for m in methods:
+            p = os.path.join(out_dir, f"{m}_results.json")
+            with open(p, "w") as f:
+                json.dump(all_results[m], f)
+            report["files"].append(p)
+        p = os.path.join(out_dir, "table.md")
+        with open(p, "w") as f:
+            f.write(table + "\n")
+        report["files"].append(p)
+        if figures:
+            by_id = {r.id: r for r in records}
+            chosen = _figure_ids(report["per_image"], methods, figures)
+            _STATE.update(source=source, cfg=cfg)
+            for image_id in chosen:
+                p = _figure(_process(by_id[image_id], keep_labels=True), by_id[image_id], methods, out_dir)
+                report["files"].append(p)
+        p = os.path.join(out_dir, "report.json")
+        report["files"].append(p)
+        with open(p, "w") as f:
+            json.dump(report, f, indent=1, default=_json_default)
+    return report
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _run(records: list, source: Any, cfg: dict, *, workers: int, progress: bool) -> list[dict]:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(records), desc="p2i eval", unit="img", disable=not progress, file=sys.stderr)
+    outputs = []
+    try:
+        if workers == 1 or len(records) == 1:
+            _init_worker(source, cfg)
+            for r in records:
+                outputs.append(_process(r))
+                bar.update(1)
+        else:
+            import multiprocessing as mp
+
+            # spawn: no fork of a process that may hold interpreter or numba threads
+            ctx = mp.get_context("spawn")
+            wcfg = dict(cfg, threads_per_worker=max(1, (os.cpu_count() or 1) // workers))
+            with ctx.Pool(min(workers, len(records)), initializer=_init_worker, initargs=(source, wcfg)) as pool:
+                for o in pool.imap(_process_task, records):
+                    outputs.append(o)
+                    bar.update(1)
+    finally:
+        bar.close()
+    return outputs
+
+
+def _figure_ids(per_image: dict, methods: list[str], n: int) -> list[int]:
+    """Images for the figures: largest losses and gains of the first keypoint method vs box."""
+    ids = [int(i) for i in per_image]
+    kp = [m for m in methods if m != "box"]
+    if "box" not in methods or not kp:
+        return ids[:n]
+    delta = {int(i): float(np.mean(v[kp[0]]) - np.mean(v["box"])) for i, v in per_image.items()}
+    order = sorted(ids, key=lambda i: delta[i])
+    worst = order[: (n + 1) // 2]
+    best = [i for i in reversed(order) if i not in worst][: n - len(worst)]
+    return worst + best
+
+
+def _overlay(ax: Any, image: np.ndarray, labels: np.ndarray, title: str, keypoints: np.ndarray | None = None) -> None:
+    import matplotlib.pyplot as plt
+
+    from .skeleton import COCO_SKELETON
+
+    colors = plt.get_cmap("tab20")(np.arange(20))[:, :3]
+    view = image.astype(np.float32) / 255.0
+    lab = labels.astype(np.int64)
+    fg = lab > 0
+    view[fg] = 0.45 * view[fg] + 0.55 * colors[(lab[fg] - 1) % 20]
+    ax.imshow(view)
+    if keypoints is not None:
+        for k, kp in enumerate(keypoints):
+            c = colors[k % 20] * 0.6
+            for a, b in COCO_SKELETON:
+                if kp[a, 2] > 0 and kp[b, 2] > 0:
+                    ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], "-", color=c, lw=1.2)
+            vis = kp[:, 2] > 0
+            ax.plot(kp[vis, 0], kp[vis, 1], "o", color=c, ms=2)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def _figure(out: dict, record: Any, methods: list[str], out_dir: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image, gt = out["image"], out["gt"]
+    gt_labels = np.zeros(gt.shape[1:], dtype=np.int32)
+    for k in range(len(gt)):
+        gt_labels[gt[k]] = k + 1
+    panels = [("ground truth", gt_labels, record.keypoints)]
+    for m in methods:
+        iou = np.mean(out["methods"][m]["iou"])
+        panels.append((f"{m}: mean IoU {iou:.2f}", out["methods"][m]["labels"], None if m == "box" else record.keypoints))
+    ncol = len(panels) + 1
+    h, w = image.shape[:2]
+    fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol, 3.2 * h / w + 0.5), dpi=110)
+    axes[0].imshow(out["score"], cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("person score", fontsize=8)
+    axes[0].axis("off")
+    for ax, (title, labels, kp) in zip(axes[1:], panels):
+        _overlay(ax, image, labels, title, kp)
+    # ignore regions (persons without keypoints, crowds) outlined on the ground truth
+    other = record.other_masks()
+    if len(other):
+        axes[1].contour(other.any(0), levels=[0.5], colors="white", linewidths=0.8, linestyles="dashed")
+    fig.suptitle(f"image {record.id} ({record.file_name})", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
+    path = os.path.join(out_dir, "figures", f"figure_{record.id}.png")
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    report = evaluate_methods(
+        args.coco,
+        args.images,
+        methods=args.method,
+        score=args.score,
+        selfie_model=args.selfie_model,
+        roi=args.roi,
+        solver=args.solver,
+        threshold=args.threshold,
+        n_segments=args.n_segments,
+        compactness=args.compactness,
+        temperature=args.temperature,
+        options=dict(args.option or []),
+        workers=args.workers,
+        limit=args.limit,
+        missing=args.missing,
+        out_dir=args.out,
+        figures=args.figures,
+        progress=not args.quiet,
+    )
+    print(report["table"])
+    c = report["counts"]
+    if c["skipped_missing_score"] or c["skipped_missing_image"] or c["skipped_missing_image_at_eval"]:
+        print(
+            f"\nskipped: {c['skipped_missing_score']} images without a score, "
+            f"{c['skipped_missing_image'] + c['skipped_missing_image_at_eval']} without an image file"
+        )
+    print(f"\nwrote {len(report['files'])} files to {args.out}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``eval`` subcommand (cheap: heavy imports happen when it runs)."""
+    p = subparsers.add_parser(
+        "eval",
+        help="COCO person evaluation of the keypoint prior (the paper's Table 4.1)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--coco", required=True, metavar="ANNOTATIONS.json", help="COCO person keypoints annotations")
+    p.add_argument("--images", default=None, metavar="DIR", help="image folder (default: images/ beside the json)")
+    p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic (default: all)")
+    p.add_argument("--score", default="gt", help="person score: gt | selfie | files:DIR | model:CKPT (default gt)")
+    p.add_argument("--selfie-model", default=None, metavar="PATH", help="selfie_segmentation.tflite for --score selfie")
+    p.add_argument("--roi", default="none", choices=("none", "box"), help="restrict keypoint instances to their box")
+    p.add_argument("--solver", default="sssp", choices=("sssp", "apsp"), help="graph distance solver of rag")
+    p.add_argument("--threshold", type=float, default=0.5, help="person-score threshold (default 0.5)")
+    p.add_argument("--n-segments", type=int, default=1000, help="SLIC superpixels of rag (default 1000)")
+    p.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default 10)")
+    p.add_argument("--temperature", type=float, default=None, help="softmax temperature (default: the pipeline's)")
+    p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
+                   help="further keyword of pose_instance_map (repeatable)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes over images (default 1)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N images")
+    p.add_argument("--missing", default="error", choices=("error", "skip"),
+                   help="a missing image or score file: stop (default) or skip the image, counted")
+    p.add_argument("--figures", type=int, default=4, help="per-image figures to draw (default 4)")
+    p.add_argument("--out", default="p2i-eval", metavar="DIR", help="output folder (default p2i-eval)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
