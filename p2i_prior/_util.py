@@ -23,6 +23,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_float",
     "check_choice",
+    "check_labels",
 ]
 
 
@@ -138,3 +139,16 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_labels(labels: Any, name: str = "labels") -> np.ndarray:
+    """Validate a superpixel label image; return it as (H, W) int64 numpy."""
+    lab = to_numpy(labels, name)
+    check_ndim(lab, name, (2,), "(H, W) integer label image")
+    if lab.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer label image, got dtype {lab.dtype}")
+    if lab.size == 0:
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(lab.shape)}")
+    if lab.min() < 0:
+        raise ValueError(f"{name}: expected labels >= 0, got minimum {int(lab.min())}")
+    return lab.astype(np.int64, copy=False)

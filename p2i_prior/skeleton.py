@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import check_ndim, shape_str, to_numpy
+from ._util import check_labels, check_ndim, shape_str, to_numpy
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -90,7 +90,7 @@ def check_keypoints(keypoints: Any, name: str = "keypoints") -> np.ndarray:
     if bad_v.any():
         i, j = (int(t) for t in np.argwhere(bad_v)[0])
         raise ValueError(
-            f"{name}: expected visibility v in {{0, 1, 2}}, got {v[i, j]!r} "
+            f"{name}: expected visibility v in {{0, 1, 2}}, got {float(v[i, j])} "
             f"at instance {i}, keypoint {j} ({COCO_KEYPOINTS[j]})"
         )
     labelled = v > 0
@@ -250,14 +250,6 @@ def seed_superpixels(labels: Any, keypoints: Any) -> np.ndarray:
     """
     from .kernels.skeleton import seeds_from_pixels
 
-    lab = to_numpy(labels, "labels")
-    check_ndim(lab, "labels", (2,), "(H, W) integer label image")
-    if lab.dtype.kind not in "iu":
-        raise TypeError(f"labels: expected an integer array, got dtype {lab.dtype}")
-    if lab.size == 0:
-        raise ValueError(f"labels: expected a non-empty image, got shape {shape_str(lab.shape)}")
-    if lab.min() < 0:
-        raise ValueError(f"labels: expected labels >= 0, got minimum {int(lab.min())}")
-    lab = lab.astype(np.int64, copy=False)
+    lab = check_labels(labels)
     offsets, rows, cols = skeleton_pixels(keypoints, lab.shape)
     return seeds_from_pixels(lab, offsets, rows, cols, int(lab.max()) + 1)
