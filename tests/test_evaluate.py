@@ -1,0 +1,235 @@
+"""p2i_prior.scores (person-score sources) and p2i_prior.evaluate (``p2i eval``)."""
+
+import importlib.util
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from p2i_prior.coco import evaluate_segm, load_persons
+from p2i_prior.scores import (
+    FilesScore,
+    GTScore,
+    MissingScoreError,
+    SelfieScore,
+    available_score_sources,
+    make_score_source,
+    register_score_source,
+)
+
+from conftest import SHARED
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "data", "coco")
+FIXTURE_JSON = os.path.join(FIXTURE, "annotations.json")
+SELFIE_MODEL = os.path.abspath(os.path.join(SHARED, "models", "selfie_segmentation.tflite"))
+HAS_LITERT = importlib.util.find_spec("ai_edge_litert") is not None
+
+
+@pytest.fixture(scope="module")
+def persons():
+    return load_persons(FIXTURE_JSON)
+
+
+# ---------------------------------------------------------------------------------------------
+# score sources
+# ---------------------------------------------------------------------------------------------
+
+
+def test_gt_score_is_union_of_all_persons(persons):
+    rec = persons.by_id(103)  # two eligible persons and one without keypoints
+    score = make_score_source("gt")(rec, None)
+    assert score.dtype == np.float32 and score.shape == (rec.height, rec.width)
+    union = rec.masks().any(0) | rec.other_masks().any(0)
+    np.testing.assert_array_equal(score, union.astype(np.float32))
+    assert (rec.other_masks()[0] & ~rec.masks().any(0)).any()  # the no-keypoint person counts too
+
+
+def test_files_score_npy_and_png(tmp_path, persons, rng):
+    from PIL import Image
+
+    a, b = persons.by_id(102), persons.by_id(103)
+    sa = rng.random((a.height, a.width)).astype(np.float32)
+    np.save(tmp_path / "000000000785.npy", sa)
+    grey = (rng.random((b.height, b.width)) * 255).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "000000040083.png")
+    source = make_score_source(f"files:{tmp_path}")
+    assert isinstance(source, FilesScore)
+    np.testing.assert_array_equal(source(a), sa)
+    np.testing.assert_allclose(source(b), grey / 255.0, atol=1e-7)
+    assert source(b).dtype == np.float32
+    c = persons.by_id(104)
+    with pytest.raises(MissingScoreError, match=r"image 104: no score file 000000196141.npy or 000000196141.png"):
+        source(c)
+    np.save(tmp_path / "000000196141.npy", np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"expected shape \(429, 640\), got \(3, 4\)"):
+        source(c)
+    np.save(tmp_path / "000000196141.npy", np.full((c.height, c.width), 2.0, np.float32))
+    with pytest.raises(ValueError, match=r"expected values in \[0, 1\], got range \[2, 2\]"):
+        source(c)
+    np.save(tmp_path / "000000196141.npy", np.full((c.height, c.width), 200, np.uint8))
+    np.testing.assert_allclose(source(c), 200 / 255.0, rtol=1e-6)
+
+
+def test_score_registry_and_bad_specs(tmp_path):
+    assert {"gt", "files", "selfie"} <= set(available_score_sources())
+    with pytest.raises(ValueError, match="score: expected one of files, gt, model, selfie"):
+        make_score_source("oracle")
+    with pytest.raises(ValueError, match="score: 'gt' takes no argument"):
+        make_score_source("gt:x")
+    with pytest.raises(ValueError, match="score: expected files:DIR"):
+        make_score_source("files")
+    with pytest.raises(FileNotFoundError, match="files: score folder not found"):
+        make_score_source(f"files:{tmp_path / 'nowhere'}")
+    with pytest.raises(ValueError, match="selfie: expected the path of selfie_segmentation.tflite"):
+        make_score_source("selfie")
+    with pytest.raises(FileNotFoundError, match="selfie: model file not found"):
+        make_score_source("selfie", model_path=str(tmp_path / "none.tflite"))
+    with pytest.raises(ValueError, match="name: expected a non-empty identifier"):
+        register_score_source("a:b", lambda arg, **o: None)
+    register_score_source("half", lambda arg, **o: (lambda rec, img: np.full(img.shape[:2], 0.5, np.float32)))
+    assert make_score_source("half")(None, np.zeros((2, 3, 3), np.uint8)).shape == (2, 3)
+
+
+def test_selfie_without_litert_says_how_to_install(monkeypatch, tmp_path):
+    import sys
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"\0")
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(ImportError, match=r"pip install 'pose2instance\[selfie\]'"):
+        SelfieScore(str(model))
+
+
+@pytest.mark.skipif(not HAS_LITERT, reason="ai-edge-litert is not installed (the optional 'selfie' extra)")
+@pytest.mark.skipif(not os.path.isfile(SELFIE_MODEL), reason=f"selfie model absent: {SELFIE_MODEL}")
+def test_selfie_score_on_real_photos(persons):
+    source = pickle.loads(pickle.dumps(make_score_source("selfie", model_path=SELFIE_MODEL)))
+    ious = []
+    for rec in persons:
+        image = rec.load_image()
+        p = source(rec, image)
+        assert p.shape == (rec.height, rec.width) and p.dtype == np.float32
+        assert 0.0 <= p.min() and p.max() <= 1.0
+        gt = GTScore()(rec) > 0.5
+        q = p > 0.5
+        ious.append((q & gt).sum() / (q | gt).sum())
+    # a real person detector: clearly above chance on every photo, ~0.5 on average
+    assert min(ious) > 0.15 and np.mean(ious) > 0.35
+    with pytest.raises(ValueError, match=r"image: expected \(H, W, 3\), got shape \(4, 5\)"):
+        source.predict(np.zeros((4, 5), np.uint8))
+    with pytest.raises(TypeError, match="image: expected uint8 RGB, got dtype float32"):
+        source.predict(np.zeros((4, 5, 3), np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# p2i eval
+# ---------------------------------------------------------------------------------------------
+
+needs_pipeline = pytest.mark.skipif(
+    importlib.util.find_spec("p2i_prior.pipeline") is None or importlib.util.find_spec("p2i_prior.masks") is None,
+    reason="p2i_prior.pipeline / p2i_prior.masks not in this checkout yet",
+)
+
+
+def test_format_table_layout():
+    from p2i_prior.evaluate import format_table
+
+    text = format_table(
+        {"box": {"ap50": 0.846, "ap": 0.551}, "rag": {"ap50": 0.913, "ap": 0.631}},
+        score="gt", roi="box", n_images=105, n_instances=267,
+    )
+    lines = text.splitlines()
+    assert lines[2] == "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box |"
+    assert lines[4] == "| box (oracle boxes) | 0.846 |  | 0.551 |  |"
+    assert lines[5] == "| rag (keypoints) | 0.913 | +7.9% | 0.631 | +14.5% |"
+
+
+def test_eval_bad_arguments(tmp_path):
+    from p2i_prior.cli import main
+    from p2i_prior.evaluate import evaluate_methods
+
+    with pytest.raises(ValueError, match="methods: expected one of 'box', 'rag', 'sweep', 'geodesic', got 'slic'"):
+        evaluate_methods(FIXTURE_JSON, methods="box,slic")
+    with pytest.raises(ValueError, match="roi: expected one of 'none', 'box', got 'mask'"):
+        evaluate_methods(FIXTURE_JSON, roi="mask")
+    with pytest.raises(ValueError, match="workers: expected an integer >= 1, got 0"):
+        evaluate_methods(FIXTURE_JSON, workers=0)
+    with pytest.raises(ValueError, match="score: expected one of"):
+        evaluate_methods(FIXTURE_JSON, methods="box", score="oracle")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert main(["eval", "--coco", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert main(["eval", "--coco", str(tmp_path / "absent.json"), "--quiet"]) == 2
+
+
+@needs_pipeline
+def test_cli_end_to_end_on_fixture(tmp_path, capsys):
+    from p2i_prior.cli import main
+
+    out = tmp_path / "out"
+    rc = main([
+        "eval", "--coco", FIXTURE_JSON, "--images", os.path.join(FIXTURE, "images"),
+        "--method", "box,rag,sweep,geodesic", "--score", "gt", "--n-segments", "300",
+        "--figures", "1", "--out", str(out), "--quiet",
+    ])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "| box (oracle boxes) |" in printed and "| geodesic (keypoints) |" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["evaluated_images"] == 4 and report["counts"]["evaluated_instances"] == 12
+    assert report["config"]["prediction_score"] == "mean person score inside the mask"
+    persons = load_persons(FIXTURE_JSON)
+    for m in ("box", "rag", "sweep", "geodesic"):
+        results = json.loads((out / f"{m}_results.json").read_text())
+        st = report["methods"][m]
+        assert st["n_detections"] == len(results) <= 12
+        again = evaluate_segm(persons, results)  # the written results reproduce the report
+        assert again["ap"] == pytest.approx(st["ap"]) and again["ap50"] == pytest.approx(st["ap50"])
+        assert 0.3 < st["ap50"] <= 1.0  # the gt score makes every method reasonable
+        assert len(report["per_image"]["105"][m]) == 5
+    assert (out / "table.md").read_text().startswith("AP^r of person instance masks")
+    assert len(list((out / "figures").glob("figure_*.png"))) == 1
+
+
+@needs_pipeline
+def test_box_baseline_with_gt_score_beats_plain_boxes(persons):
+    from p2i_prior.evaluate import evaluate_methods
+
+    report = evaluate_methods(persons, methods=["box"], progress=False, figures=0)
+    st = report["methods"]["box"]
+    assert st["n_instances"] == 12 and st["ap50"] > 0.6
+    assert st["mean_instance_iou"] > 0.6
+
+
+@needs_pipeline
+def test_missing_score_files_are_counted_or_raise(tmp_path, persons):
+    from p2i_prior.evaluate import evaluate_methods
+
+    for rec in list(persons)[:3]:  # no score for the last image (105)
+        np.save(tmp_path / (os.path.splitext(rec.file_name)[0] + ".npy"), GTScore()(rec))
+    with pytest.raises(MissingScoreError, match="image 105: no score file"):
+        evaluate_methods(persons, methods=["box"], score=f"files:{tmp_path}", progress=False, figures=0)
+    report = evaluate_methods(
+        persons, methods=["box"], score=f"files:{tmp_path}", missing="skip", progress=False, figures=0
+    )
+    c = report["counts"]
+    assert c["skipped_missing_score"] == 1 and c["evaluated_images"] == 3
+    assert c["skipped"][0]["image_id"] == 105 and report["methods"]["box"]["n_instances"] == 7
+    # the same numbers as the gt score on those three images
+    ref = evaluate_methods(persons, methods=["box"], image_ids=[102, 103, 104], progress=False, figures=0)
+    assert report["methods"]["box"]["ap"] == pytest.approx(ref["methods"]["box"]["ap"])
+
+
+@needs_pipeline
+def test_parallel_workers_match_serial(persons):
+    from p2i_prior.evaluate import evaluate_methods
+
+    kw = dict(methods=["box", "sweep"], progress=False, figures=0, limit=2)
+    serial = evaluate_methods(persons, workers=1, **kw)
+    parallel = evaluate_methods(persons, workers=2, **kw)
+    for m in ("box", "sweep"):
+        assert parallel["methods"][m]["ap"] == serial["methods"][m]["ap"]
+    assert parallel["per_image"] == serial["per_image"]
