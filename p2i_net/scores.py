@@ -1,0 +1,88 @@
+"""The learned person score, ``model:CHECKPOINT``, for the geometric pipeline.
+
+Importing this module registers the ``model`` score source with
+:func:`p2i_prior.scores.register_score_source` (``p2i eval --score model:CHECKPOINT``): the
+network of the checkpoint (normally the segmentation-only model, the paper's
+"DeepLab-people") runs on the whole image and its foreground probability is the person score
+(:func:`p2i_net.evaluate.person_score`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from p2i_prior.scores import register_score_source
+
+__all__ = ["ModelScore"]
+
+
+class ModelScore:
+    """Person score from a trained network, picklable (the model loads lazily per process).
+
+    Parameters
+    ----------
+    checkpoint : str
+        A checkpoint written by ``p2i train``.
+    max_side : int or None
+        Longer side of the network input (see :func:`p2i_net.evaluate.person_score`).
+    device : str
+        Torch device.
+    threads : int or None
+        ``torch.set_num_threads`` in the process that runs it (1 by default: ``p2i eval``
+        parallelises over images).
+
+    Examples
+    --------
+    >>> source = ModelScore("runs/seg_only/checkpoint.pt")  # doctest: +SKIP
+    >>> source(record, image).shape == image.shape[:2]  # doctest: +SKIP
+    True
+    """
+
+    name = "model"
+
+    def __init__(self, checkpoint: str, *, max_side: int | None = 513, device: str = "cpu",
+                 threads: int | None = 1) -> None:
+        if checkpoint is None:
+            raise ValueError("model: expected model:CHECKPOINT (a p2i train checkpoint), got 'model'")
+        checkpoint = os.fspath(checkpoint)
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f"model: checkpoint not found: {checkpoint}")
+        self.checkpoint = checkpoint
+        self.max_side = max_side
+        self.device = device
+        self.threads = threads
+        self._net = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_net"] = None
+        return state
+
+    def _load(self):
+        if self._net is None:
+            from .train import load_model
+
+            if self.threads is not None:
+                import torch
+
+                torch.set_num_threads(int(self.threads))
+            self._net = load_model(self.checkpoint, device=self.device)
+        return self._net
+
+    def __call__(self, record: Any, image: Any) -> np.ndarray:
+        from .evaluate import person_score
+
+        return person_score(self._load(), image, max_side=self.max_side)
+
+    def __repr__(self) -> str:
+        return f"ModelScore({self.checkpoint!r})"
+
+
+def _model_factory(arg: str | None, **options: Any) -> ModelScore:
+    return ModelScore(arg)
+
+
+register_score_source("model", _model_factory)
