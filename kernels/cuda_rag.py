@@ -31,6 +31,8 @@ one float32 ulp always.  Nothing here validates its input.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import cuda, float32, float64, int64
 
@@ -48,6 +50,9 @@ __all__ = [
     "fill_value_kernel",
     "full",
     "build_rag_batched",
+    "seeds_from_pixels_kernel",
+    "pixel_mask_kernel",
+    "stats_kernel",
 ]
 
 #: Threads per block of the per-pixel / per-node kernels.
@@ -299,3 +304,52 @@ def build_rag_batched(labels, edge, node_offsets=None, block=(32, 8), threads=TH
     )
     sort_rows_kernel[_blocks(V, threads), threads, stream](indptr, indices, weights, counts)
     return indptr, indices[:e2], weights[:e2], counts[:e2], node_offsets
+
+
+@cuda.jit(cache=True)
+def seeds_from_pixels_kernel(labels, pix_inst, pix_image, rows, cols, seeds):
+    """seeds[pix_inst[q], labels[pix_image[q], rows[q], cols[q]]] = 1 for every skeleton pixel q.
+
+    labels (B, H, W) int, pix_inst / pix_image (m,) int32, rows / cols (m,) int32,
+    seeds (n, K) uint8 (zeroed by the caller); one thread per pixel (racing writes all write 1).
+    """
+    q = cuda.grid(1)
+    if q < rows.shape[0]:
+        seeds[pix_inst[q], labels[pix_image[q], rows[q], cols[q]]] = 1
+
+
+@cuda.jit(cache=True)
+def pixel_mask_kernel(pix_inst, rows, cols, mask):
+    """mask[pix_inst[q], rows[q], cols[q]] = 1: skeleton pixels into (n, H, W) uint8 masks."""
+    q = cuda.grid(1)
+    if q < rows.shape[0]:
+        mask[pix_inst[q], rows[q], cols[q]] = 1
+
+
+@cuda.jit(cache=True)
+def stats_kernel(flat, out):
+    """Validation statistics of a 1-d array in one pass (grid-stride loop, then 4 atomics).
+
+    out (4,) float64, initialised to ``[inf, -inf, 0, 0]`` by the caller, becomes
+    ``[min, max]`` over the finite values, the number of non-finite values, and the number of
+    values other than 0 and 1.
+    """
+    start = cuda.grid(1)
+    step = cuda.gridsize(1)
+    lo = math.inf
+    hi = -math.inf
+    bad = 0.0
+    odd = 0.0
+    for i in range(start, flat.shape[0], step):
+        v = float64(flat[i])
+        if math.isfinite(v):
+            lo = min(lo, v)
+            hi = max(hi, v)
+        else:
+            bad += 1.0
+        if v != 0.0 and v != 1.0:
+            odd += 1.0
+    cuda.atomic.min(out, 0, lo)
+    cuda.atomic.max(out, 1, hi)
+    cuda.atomic.add(out, 2, bad)
+    cuda.atomic.add(out, 3, odd)

@@ -30,7 +30,14 @@ from numba import cuda, float32, float64, int32
 
 from .sweep import godunov_update
 
-__all__ = ["THREADS", "sweep_kernel", "sweep_batched"]
+__all__ = [
+    "THREADS",
+    "sweep_kernel",
+    "sweep_batched",
+    "image_sum_kernel",
+    "edge_slowness_kernel",
+    "reciprocal_kernel",
+]
 
 #: Threads per block (one block per instance; a diagonal is at most min(H, W) nodes long).
 THREADS = 512
@@ -134,3 +141,36 @@ def sweep_batched(seeds, slowness, plane, uniform: bool, max_sweeps: int, tol: f
         sweep_kernel[n, threads, stream](seeds, slowness, plane, bool(uniform), int(max_sweeps),
                                          float(tol), out, sweeps, last_change)
     return out, sweeps, last_change
+
+
+@cuda.jit(cache=True)
+def image_sum_kernel(values, out):
+    """out[b] += sum of values[b] ((B, H, W) float32 -> (B,) float64, zeroed by the caller)."""
+    c, r, b = cuda.grid(3)
+    if b < values.shape[0] and r < values.shape[1] and c < values.shape[2]:
+        cuda.atomic.add(out, b, float64(values[b, r, c]))
+
+
+@cuda.jit(cache=True)
+def edge_slowness_kernel(edge, sums, edge_weight, out):
+    """Geodesic slowness ``1 + edge_weight * edge / mean(edge)`` per image (1 where the mean is 0).
+
+    edge (B, H, W) float32, sums (B,) float64 (each image's sum), out (B, H, W) float64: the
+    reciprocal of the host pipeline's default speed ``1 / (1 + w * sobel / mean)``.
+    """
+    c, r, b = cuda.grid(3)
+    B, H, W = out.shape
+    if b < B and r < H and c < W:
+        mean = sums[b] / (H * W)
+        if mean > 0:
+            out[b, r, c] = 1.0 + edge_weight * float64(edge[b, r, c]) / mean
+        else:
+            out[b, r, c] = 1.0
+
+
+@cuda.jit(cache=True)
+def reciprocal_kernel(speed, out):
+    """out = 1 / speed, (S, H, W) any real -> float64."""
+    c, r, b = cuda.grid(3)
+    if b < out.shape[0] and r < out.shape[1] and c < out.shape[2]:
+        out[b, r, c] = 1.0 / float64(speed[b, r, c])
