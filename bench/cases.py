@@ -1,0 +1,735 @@
+"""Benchmark inputs, the reference implementations, and the cases of the suite.
+
+Every case prepares its inputs once, outside the timed region, and times pose2instance
+("ours") and the tools a user would pick instead ("reference") on exactly those inputs,
+interleaved (:func:`bench.core.measure_group`).  A case returns records (one per
+implementation), comparisons (reference time / ours time, measured in the same run) and skip
+notes (an implementation that is unavailable or capped on this machine).
+
+The reference pipeline (:func:`reference_pipeline`) is the paper's prior assembled from
+scikit-image and SciPy: ``skimage.segmentation.slic``, ``skimage.filters.sobel`` of
+``rgb2gray``, ``skimage.graph.rag_boundary``, the skeleton drawn with ``skimage.draw.line``,
+``scipy.sparse.csgraph.dijkstra`` from each instance's seed superpixels, and a numpy softmax,
+score product, argmax and threshold.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from .core import Measurement, measure_group, ratio
+
+__all__ = [
+    "Config",
+    "Inputs",
+    "synthetic_input",
+    "coco_input",
+    "default_coco_dir",
+    "reference_pipeline",
+    "reference_stages",
+    "ours_stages",
+    "build_tasks",
+]
+
+SEED = 7
+TEMPERATURE = 0.05  # p2i_prior.pipeline.DEFAULT_TEMPERATURE["rag"]
+COMPACTNESS = 10.0
+EDGE_WEIGHT = 10.0  # geodesic speed 1 / (1 + EDGE_WEIGHT * sobel / mean(sobel)), as the pipeline
+
+
+@dataclass
+class Config:
+    """What the suite runs.  ``Config.quick()`` is the seconds-long smoke configuration.
+
+    Sizes are ``(width, height)`` pairs; ``cases`` (None: all) selects case names from
+    :data:`CASES`.
+    """
+
+    sizes: list[tuple[int, int]] = field(default_factory=lambda: [(320, 240), (640, 480), (1280, 960)])
+    repeat: int = 7
+    warmup: int = 1
+    max_time: float = 10.0
+    inputs: str = "auto"  # "auto" (coco photo when present, and synthetic), "synthetic", "coco"
+    coco_dir: str | None = None
+    n_segments: int = 1000
+    n_people: int = 5
+    seed: int = SEED
+    k_values: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048, 4096])
+    k_size: tuple[int, int] = (640, 480)
+    max_k_floyd_warshall: int = 2048
+    scaling_sizes: list[tuple[int, int]] = field(
+        default_factory=lambda: [(160, 120), (320, 240), (640, 480), (1280, 960)]
+    )
+    scaling_segments: list[int] = field(default_factory=lambda: [250, 500, 1000, 2000, 4000])
+    scaling_people: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    scaling_size: tuple[int, int] = (640, 480)
+    target_size: tuple[int, int] = (640, 480)
+    threads: int | None = None  # numba (and OpenCV) threads; None: numba's default (all cores)
+    cases: list[str] | None = None
+    quick: bool = False
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> "Config":
+        """Tiny inputs, 2 repeats, synthetic only: the whole suite in seconds (smoke test)."""
+        base = dict(
+            sizes=[(80, 60)], repeat=2, warmup=1, max_time=1.0, inputs="synthetic",
+            n_segments=60, n_people=3, k_values=[32, 64], k_size=(160, 120),
+            max_k_floyd_warshall=64, scaling_sizes=[(64, 48), (96, 72), (128, 96)],
+            scaling_segments=[20, 40, 80], scaling_people=[1, 2, 3], scaling_size=(128, 96),
+            target_size=(80, 60), quick=True,
+        )
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def to_json(self) -> dict:
+        d = dict(self.__dict__)
+        for k in ("sizes", "scaling_sizes"):
+            d[k] = [list(s) for s in d[k]]
+        for k in ("k_size", "scaling_size", "target_size"):
+            d[k] = list(d[k])
+        return d
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass
+class Inputs:
+    """One benchmark input: an image, its people's keypoints and a person score."""
+
+    source: str  # "synthetic:seed=7" or "coco:<image id>"
+    image: np.ndarray  # (H, W, 3) uint8
+    keypoints: np.ndarray  # (n, 17, 3) float64
+    score: np.ndarray  # (H, W) float32 in [0, 1]
+
+    @property
+    def kind(self) -> str:
+        """``"synthetic"`` or ``"coco"``."""
+        return self.source.split(":", 1)[0]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+
+def synthetic_input(width: int, height: int, n_people: int = 5, seed: int = SEED) -> Inputs:
+    """A seeded synthetic scene from :func:`p2i_prior.synthetic.make_scene`.
+
+    Examples
+    --------
+    >>> x = synthetic_input(64, 48, n_people=2)
+    >>> x.image.shape, x.keypoints.shape
+    ((48, 64, 3), (2, 17, 3))
+    """
+    from p2i_prior.synthetic import make_scene
+
+    scene = make_scene(seed=seed, height=height, width=width, n_people=n_people)
+    return Inputs(f"synthetic:seed={seed}", scene.image, scene.keypoints, scene.score.astype(np.float32))
+
+
+def default_coco_dir() -> str:
+    """``$P2I_COCO_PERSONS``, else ``../shared/data/coco_persons`` beside the repository."""
+    env = os.environ.get("P2I_COCO_PERSONS")
+    if env:
+        return env
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.abspath(os.path.join(root, "..", "shared", "data", "coco_persons"))
+
+
+@lru_cache(maxsize=4)
+def _coco_photo(coco_dir: str, n_people: int):
+    """The photo with the number of people closest to ``n_people`` (ties: lowest id)."""
+    from p2i_prior.coco import load_persons
+
+    ann = os.path.join(coco_dir, "annotations.json")
+    if not os.path.isfile(ann):
+        return None
+    persons = load_persons(ann, os.path.join(coco_dir, "images"), missing_images="skip")
+    if not len(persons):
+        return None
+    best = min(persons, key=lambda p: (abs(p.n - n_people), p.id))
+    return best.id, best.load_image(), best.keypoints.copy(), best.person_mask()
+
+
+def coco_input(width: int, height: int, n_people: int = 5, coco_dir: str | None = None) -> Inputs | None:
+    """A real COCO photo resized to ``width x height`` (None when the data is absent).
+
+    The photo is the one of ``coco_dir`` whose number of annotated people is closest to
+    ``n_people``; it is resized (bilinear, aspect not kept) and its keypoints scaled with it.
+    The person score is the union of the people's ground-truth masks, resized (nearest).
+    """
+    photo = _coco_photo(coco_dir or default_coco_dir(), n_people)
+    if photo is None:
+        return None
+    from PIL import Image
+
+    image_id, image, kp, person = photo
+    h0, w0 = image.shape[:2]
+    img = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    score = np.asarray(
+        Image.fromarray(person.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)
+    ).astype(np.float32) / 255.0
+    kp = kp.copy()
+    kp[..., 0] *= width / w0
+    kp[..., 1] *= height / h0
+    return Inputs(f"coco:{image_id}", np.ascontiguousarray(img), kp, score)
+
+
+def inputs_for(config: Config, width: int, height: int, n_people: int | None = None) -> list[Inputs]:
+    """The inputs of one size under ``config.inputs`` (coco skipped silently when absent)."""
+    n = config.n_people if n_people is None else n_people
+    out = []
+    if config.inputs in ("auto", "coco"):
+        x = coco_input(width, height, n, config.coco_dir)
+        if x is not None:
+            out.append(x)
+        elif config.inputs == "coco":
+            raise FileNotFoundError(
+                f"inputs: expected COCO persons data in {config.coco_dir or default_coco_dir()}, found none"
+            )
+    if config.inputs in ("auto", "synthetic"):
+        out.append(synthetic_input(width, height, n, config.seed))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# reference implementations (scikit-image, SciPy, scikit-fmm, OpenCV)
+
+
+def opencv_slic_available() -> bool:
+    """Whether OpenCV's contrib ``ximgproc`` SLIC can be imported."""
+    try:
+        import cv2
+    except ImportError:
+        return False
+    return hasattr(cv2, "ximgproc") and hasattr(cv2.ximgproc, "createSuperpixelSLIC")
+
+
+def opencv_slic(image: np.ndarray, n_segments: int, compactness: float = COMPACTNESS, n_iter: int = 10) -> np.ndarray:
+    """OpenCV ximgproc SLIC on the CIELAB image (colour conversion included)."""
+    import cv2
+
+    H, W = image.shape[:2]
+    region = max(2, int(round(np.sqrt(H * W / n_segments))))
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+    s = cv2.ximgproc.createSuperpixelSLIC(lab, algorithm=cv2.ximgproc.SLIC, region_size=region,
+                                          ruler=float(compactness))
+    s.iterate(n_iter)
+    s.enforceLabelConnectivity()
+    return s.getLabels()
+
+
+def skimage_slic(image: np.ndarray, n_segments: int, compactness: float = COMPACTNESS) -> np.ndarray:
+    """``skimage.segmentation.slic`` with pose2instance's defaults."""
+    from skimage.segmentation import slic
+
+    return slic(image, n_segments=n_segments, compactness=compactness, max_num_iter=10,
+                start_label=0, enforce_connectivity=True)
+
+
+def skimage_sobel(image: np.ndarray) -> np.ndarray:
+    """``skimage.filters.sobel(skimage.color.rgb2gray(image))``."""
+    from skimage.color import rgb2gray
+    from skimage.filters import sobel
+
+    return sobel(rgb2gray(image))
+
+
+def skimage_rag_csr(labels: np.ndarray, edge: np.ndarray):
+    """``skimage.graph.rag_boundary`` (4-connected) converted to a SciPy CSR matrix."""
+    from scipy import sparse
+    from skimage.graph import rag_boundary
+
+    g = rag_boundary(labels, edge, connectivity=1)
+    K = int(labels.max()) + 1
+    edges = np.array([(u, v, d["weight"]) for u, v, d in g.edges(data=True)], np.float64).reshape(-1, 3)
+    a, b, w = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
+    return sparse.csr_array((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(K, K))
+
+
+def scipy_floyd_warshall_seeds(graph, seeds: np.ndarray) -> np.ndarray:
+    """All pairs by ``scipy.sparse.csgraph.floyd_warshall``, then the minimum over seeds."""
+    from scipy.sparse.csgraph import floyd_warshall
+
+    D = floyd_warshall(graph, directed=False)
+    out = np.full(seeds.shape, np.inf)
+    for i, s in enumerate(seeds):
+        if s.any():
+            out[i] = D[s].min(axis=0)
+    return out
+
+
+def scipy_dijkstra_seeds(graph, seeds: np.ndarray) -> np.ndarray:
+    """``scipy.sparse.csgraph.dijkstra(..., min_only=True)`` from each instance's seeds."""
+    from scipy.sparse.csgraph import dijkstra
+
+    out = np.full(seeds.shape, np.inf)
+    for i, s in enumerate(seeds):
+        idx = np.flatnonzero(s)
+        if idx.size:
+            out[i] = dijkstra(graph, directed=False, indices=idx, min_only=True)
+    return out
+
+
+def skimage_seed_superpixels(labels: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """(n, K) bool seeds: COCO limbs drawn with ``skimage.draw.line`` (pixel = floor(x, y))."""
+    from skimage.draw import line
+
+    from p2i_prior.skeleton import COCO_SKELETON
+
+    H, W = labels.shape
+    K = int(labels.max()) + 1
+    seeds = np.zeros((keypoints.shape[0], K), bool)
+    for i, person in enumerate(keypoints):
+        vis = person[:, 2] > 0
+        pts = np.floor(person[:, :2]).astype(np.int64)
+        rr, cc = [pts[vis, 1]], [pts[vis, 0]]
+        for a, b in COCO_SKELETON:
+            if vis[a] and vis[b]:
+                r, c = line(pts[a, 1], pts[a, 0], pts[b, 1], pts[b, 0])
+                rr.append(r)
+                cc.append(c)
+        r, c = np.concatenate(rr), np.concatenate(cc)
+        inside = (r >= 0) & (r < H) & (c >= 0) & (c < W)
+        seeds[i, labels[r[inside], c[inside]]] = True
+    return seeds
+
+
+def numpy_fusion(d: np.ndarray, score: np.ndarray, temperature: float = TEMPERATURE,
+                 threshold: float = 0.5) -> np.ndarray:
+    """Softmax over instances of ``-d / T`` (n, H, W), times the score, argmax, threshold."""
+    z = -d / temperature
+    z = z - z.max(axis=0, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        e = np.exp(z)
+        p = e / e.sum(axis=0, keepdims=True)
+    p = np.nan_to_num(p, nan=0.0)
+    labels = np.argmax(p * score[None], axis=0).astype(np.int32) + 1
+    labels[(score < threshold) | ~np.isfinite(d).any(axis=0)] = 0
+    return labels
+
+
+def reference_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
+                     n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
+    """The scikit-image + SciPy pipeline as named stages ``f(state) -> value`` (in order)."""
+    return [
+        ("slic", lambda s: skimage_slic(image, n_segments)),
+        ("sobel", lambda s: skimage_sobel(image)),
+        ("rag", lambda s: skimage_rag_csr(s["slic"], s["sobel"])),
+        ("seeds", lambda s: skimage_seed_superpixels(s["slic"], keypoints)),
+        ("distance", lambda s: scipy_dijkstra_seeds(s["rag"], s["seeds"])),
+        ("expand", lambda s: s["distance"][:, s["slic"]]),
+        ("fusion", lambda s: numpy_fusion(s["expand"], score)),
+    ]
+
+
+def ours_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
+                n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
+    """pose2instance's ``pose_instance_map(method="rag")`` + ``segment_instances``, by stage."""
+    import p2i_prior as P
+    from p2i_prior.pipeline import softmax_instances
+
+    return [
+        ("slic", lambda s: P.slic(image, n_segments=n_segments, compactness=COMPACTNESS)),
+        ("sobel", lambda s: P.sobel(image)),
+        ("rag", lambda s: P.build_rag(s["slic"], s["sobel"])),
+        ("seeds", lambda s: P.seed_superpixels(s["slic"], keypoints)),
+        ("distance", lambda s: P.rag_distance(s["rag"], s["seeds"], "sssp")),
+        ("expand", lambda s: s["distance"][:, s["slic"]]),
+        ("softmax", lambda s: softmax_instances(s["expand"], TEMPERATURE)),
+        ("fusion", lambda s: P.segment_instances(s["softmax"], score)),
+    ]
+
+
+def run_stages(stages: list[tuple[str, Callable[[dict], Any]]]) -> dict:
+    """Run the stages in order; the state dict of every stage's output."""
+    state: dict = {}
+    for name, f in stages:
+        state[name] = f(state)
+    return state
+
+
+def reference_pipeline(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
+                       n_segments: int = 1000) -> np.ndarray:
+    """(H, W) int32 instance labels by the scikit-image + SciPy pipeline.
+
+    Examples
+    --------
+    >>> x = synthetic_input(64, 48, n_people=2)
+    >>> reference_pipeline(x.image, x.keypoints, x.score, n_segments=30).shape
+    (48, 64)
+    """
+    return run_stages(reference_stages(image, keypoints, score, n_segments))["fusion"]
+
+
+def ours_pipeline(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
+                  n_segments: int = 1000) -> np.ndarray:
+    """(H, W) int32 instance labels by ``pose_instance_map(method="rag")`` + ``segment_instances``."""
+    import p2i_prior as P
+
+    pm = P.pose_instance_map(image, keypoints, method="rag", n_segments=n_segments)
+    return P.segment_instances(pm, score)
+
+
+# ---------------------------------------------------------------------------------------------
+# cases
+
+
+@dataclass
+class Task:
+    """One unit of work of the suite (one progress-bar step)."""
+
+    case: str
+    label: str
+    run: Callable[[], dict]
+
+
+def _size_str(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _record(case: str, x: Inputs, impl: str, role: str, m: Measurement, params: dict) -> dict:
+    return {"case": case, "size": _size_str(x.size), "input": x.source, "impl": impl, "role": role,
+            "params": params, **m.summary()}
+
+
+def _compare(case: str, x: Inputs, ours: str, ref: str, ms: dict[str, Measurement], params: dict) -> dict:
+    return {"case": case, "size": _size_str(x.size), "input": x.source, "ours": ours, "reference": ref,
+            "params": params, "ours_median_s": ms[ours].median_s,
+            "reference_median_s": ms[ref].median_s, **ratio(ms[ref], ms[ours])}
+
+
+def _group(case: str, x: Inputs, config: Config, fns: dict, roles: dict, pairs: list, params: dict,
+           extra: dict | None = None) -> dict:
+    ms = measure_group(fns, repeat=config.repeat, warmup=config.warmup, max_time=config.max_time)
+    out = {
+        "results": [_record(case, x, k, roles[k], ms[k], params) for k in fns],
+        "comparisons": [_compare(case, x, o, r, ms, params) for o, r in pairs if o in ms and r in ms],
+    }
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _skip(case: str, x: Inputs | None, impl: str, reason: str, size=None) -> dict:
+    return {"case": case, "size": _size_str(size or x.size), "input": None if x is None else x.source,
+            "impl": impl, "reason": reason}
+
+
+def case_slic(x: Inputs, config: Config) -> dict:
+    """SLIC: p2i_prior.slic vs skimage.segmentation.slic (and OpenCV ximgproc when available)."""
+    import p2i_prior as P
+
+    img, n = x.image, config.n_segments
+    fns = {"p2i.slic": lambda: P.slic(img, n_segments=n, compactness=COMPACTNESS),
+           "skimage.slic": lambda: skimage_slic(img, n)}
+    roles = {"p2i.slic": "ours", "skimage.slic": "reference"}
+    pairs = [("p2i.slic", "skimage.slic")]
+    skipped = []
+    if opencv_slic_available():
+        fns["opencv.ximgproc.slic"] = lambda: opencv_slic(img, n)
+        roles["opencv.ximgproc.slic"] = "reference"
+        pairs.append(("p2i.slic", "opencv.ximgproc.slic"))
+    else:
+        skipped.append(_skip("slic", x, "opencv.ximgproc.slic",
+                             "opencv-contrib (cv2.ximgproc) is not installed"))
+    K = {"p2i.slic": int(P.slic(img, n_segments=n).max()) + 1,
+         "skimage.slic": int(skimage_slic(img, n).max()) + 1}
+    params = {"n_segments": n, "compactness": COMPACTNESS, "max_num_iter": 10, "K": K}
+    return _group("slic", x, config, fns, roles, pairs, params, {"skipped": skipped})
+
+
+def case_sobel(x: Inputs, config: Config) -> dict:
+    """Sobel magnitude of the grey image: p2i_prior.sobel vs skimage.filters.sobel(rgb2gray)."""
+    import p2i_prior as P
+
+    img = x.image
+    diff = float(np.abs(P.sobel(img) - skimage_sobel(img)).max())
+    fns = {"p2i.sobel": lambda: P.sobel(img), "skimage.sobel": lambda: skimage_sobel(img)}
+    return _group("sobel", x, config, fns, {"p2i.sobel": "ours", "skimage.sobel": "reference"},
+                  [("p2i.sobel", "skimage.sobel")], {"max_abs_diff": diff})
+
+
+def case_rag(x: Inputs, config: Config) -> dict:
+    """RAG build on the same labels and edge map: p2i_prior.build_rag vs skimage rag_boundary."""
+    import p2i_prior as P
+    from skimage.graph import rag_boundary
+
+    labels = P.slic(x.image, n_segments=config.n_segments)
+    edge = P.sobel(x.image).astype(np.float64)
+    fns = {"p2i.build_rag": lambda: P.build_rag(labels, edge),
+           "skimage.rag_boundary": lambda: rag_boundary(labels, edge, connectivity=1)}
+    params = {"K": int(labels.max()) + 1, "n_edges": P.build_rag(labels, edge).n_edges}
+    return _group("rag", x, config, fns,
+                  {"p2i.build_rag": "ours", "skimage.rag_boundary": "reference"},
+                  [("p2i.build_rag", "skimage.rag_boundary")], params)
+
+
+def _graph_and_seeds(x: Inputs, n_segments: int):
+    import p2i_prior as P
+
+    labels = P.slic(x.image, n_segments=n_segments)
+    rag = P.build_rag(labels, P.sobel(x.image))
+    seeds = P.seed_superpixels(labels, x.keypoints)
+    return rag, seeds
+
+
+def _distance_group(case: str, x: Inputs, config: Config, rag, seeds, extra_params: dict) -> dict:
+    import p2i_prior as P
+
+    K = rag.n_nodes
+    G = rag.to_scipy()
+    ours = np.asarray(P.rag_distance(rag, seeds, "sssp"), np.float64)
+    ref = scipy_dijkstra_seeds(G, seeds)
+    fin = np.isfinite(ref)
+    diff = float(np.abs(ours[fin] - ref[fin]).max()) if fin.any() else 0.0
+    params = {"K": K, "n_edges": rag.n_edges, "n_instances": int(seeds.shape[0]),
+              "n_seeds": int(seeds.sum()), "max_abs_diff_sssp_vs_dijkstra": diff,
+              "same_inf": bool((np.isinf(ours) == ~fin).all()), **extra_params}
+    fns = {"p2i.rag_distance[sssp]": lambda: P.rag_distance(rag, seeds, "sssp"),
+           "scipy.dijkstra": lambda: scipy_dijkstra_seeds(G, seeds)}
+    roles = {"p2i.rag_distance[sssp]": "ours", "scipy.dijkstra": "reference"}
+    pairs = [("p2i.rag_distance[sssp]", "scipy.dijkstra")]
+    skipped = []
+    if K <= config.max_k_floyd_warshall:
+        fns["p2i.rag_distance[apsp]"] = lambda: P.rag_distance(rag, seeds, "apsp")
+        fns["scipy.floyd_warshall"] = lambda: scipy_floyd_warshall_seeds(G, seeds)
+        roles["p2i.rag_distance[apsp]"] = "ours"
+        roles["scipy.floyd_warshall"] = "reference"
+        pairs += [("p2i.rag_distance[sssp]", "scipy.floyd_warshall"),
+                  ("p2i.rag_distance[apsp]", "scipy.floyd_warshall")]
+    else:
+        why = (f"O(K^3) all-pairs solvers capped at K <= {config.max_k_floyd_warshall} on this "
+               f"machine (K = {K}); --max-k-fw raises the cap")
+        skipped += [_skip(case, x, "scipy.floyd_warshall", why), _skip(case, x, "p2i.rag_distance[apsp]", why)]
+    return _group(case, x, config, fns, roles, pairs, params, {"skipped": skipped})
+
+
+def case_rag_distance(x: Inputs, config: Config) -> dict:
+    """Exact RAG distances on the size's SLIC graph (n_segments): sssp/apsp vs SciPy."""
+    rag, seeds = _graph_and_seeds(x, config.n_segments)
+    return _distance_group("rag_distance", x, config, rag, seeds, {"n_segments": config.n_segments})
+
+
+def case_rag_distance_k(x: Inputs, config: Config, k: int) -> dict:
+    """Exact RAG distances for a target number of superpixels ``k`` at ``config.k_size``."""
+    rag, seeds = _graph_and_seeds(x, k)
+    return _distance_group("rag_distance_k", x, config, rag, seeds, {"n_segments": k})
+
+
+def case_sweep(x: Inputs, config: Config) -> dict:
+    """Fast sweeping vs scikit-fmm (distance, travel_time) and scipy distance_transform_edt."""
+    import skfmm
+    from scipy.ndimage import distance_transform_edt
+
+    import p2i_prior as P
+
+    H, W = x.image.shape[:2]
+    seeds = P.skeleton_mask(x.keypoints, (H, W))
+    seeds = seeds[seeds.reshape(len(seeds), -1).any(axis=1)]  # instances with a skeleton
+    phis = [np.where(s, -1.0, 1.0) for s in seeds]
+    edge = P.sobel(x.image).astype(np.float64)
+    speed = 1.0 / (1.0 + EDGE_WEIGHT * edge / edge.mean())
+
+    def edt():
+        return [distance_transform_edt(~s) for s in seeds]
+
+    def fmm_distance():
+        return [skfmm.distance(p, order=1) for p in phis]
+
+    def fmm_travel():
+        return [skfmm.travel_time(p, speed, order=1) for p in phis]
+
+    exact = np.stack(edt())
+    diff = float(np.abs(np.asarray(P.sweep_distance(seeds)) - exact).max())
+    params = {"n_instances": int(len(seeds)), "skfmm_order": 1, "edge_weight": EDGE_WEIGHT,
+              "max_abs_diff_unit_vs_edt_px": diff}
+    unit = _group("sweep", x, config,
+                  {"p2i.sweep_distance": lambda: P.sweep_distance(seeds),
+                   "scipy.distance_transform_edt": edt, "skfmm.distance": fmm_distance},
+                  {"p2i.sweep_distance": "ours", "scipy.distance_transform_edt": "reference",
+                   "skfmm.distance": "reference"},
+                  [("p2i.sweep_distance", "scipy.distance_transform_edt"),
+                   ("p2i.sweep_distance", "skfmm.distance")], params)
+    geo = _group("sweep_speed", x, config,
+                 {"p2i.sweep_distance[speed]": lambda: P.sweep_distance(seeds, speed),
+                  "skfmm.travel_time": fmm_travel},
+                 {"p2i.sweep_distance[speed]": "ours", "skfmm.travel_time": "reference"},
+                 [("p2i.sweep_distance[speed]", "skfmm.travel_time")], params)
+    return {"results": unit["results"] + geo["results"],
+            "comparisons": unit["comparisons"] + geo["comparisons"]}
+
+
+def _stage_profile(stages, config: Config) -> dict:
+    """Median time of each stage, on the outputs of the previous stages."""
+    state: dict = {}
+    out = {}
+    for name, f in stages:
+        m = measure_group({name: lambda f=f: f(state)}, repeat=max(3, min(config.repeat, 5)),
+                          warmup=config.warmup, max_time=config.max_time / 2)[name]
+        state[name] = f(state)
+        out[name] = m.median_s
+    return out
+
+
+def case_end_to_end(x: Inputs, config: Config) -> dict:
+    """pose_instance_map(method="rag") + segment_instances vs the scikit-image + SciPy pipeline."""
+    n = config.n_segments
+    img, kp, score = x.image, x.keypoints, x.score
+    ours_labels = ours_pipeline(img, kp, score, n)
+    ref_labels = reference_pipeline(img, kp, score, n)
+    params = {"n_segments": n, "n_people": int(kp.shape[0]),
+              "label_agreement": float((np.asarray(ours_labels) == ref_labels).mean())}
+    fns = {"p2i.pose_instance_map+segment_instances": lambda: ours_pipeline(img, kp, score, n),
+           "skimage+scipy pipeline": lambda: reference_pipeline(img, kp, score, n)}
+    out = _group("end_to_end", x, config, fns,
+                 {"p2i.pose_instance_map+segment_instances": "ours", "skimage+scipy pipeline": "reference"},
+                 [("p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline")], params)
+    out["profiles"] = [{
+        "case": "end_to_end", "size": _size_str(x.size), "input": x.source,
+        "ours": _stage_profile(ours_stages(img, kp, score, n), config),
+        "reference": _stage_profile(reference_stages(img, kp, score, n), config),
+    }]
+    return out
+
+
+def scaling_point(config: Config, axis: str, value: Any) -> dict:
+    """Time the end-to-end prior (ours) at one point of a scaling axis (synthetic input)."""
+    size, n_seg, n_people = config.scaling_size, config.n_segments, config.n_people
+    if axis == "pixels":
+        size = tuple(value)
+    elif axis == "superpixels":
+        n_seg = int(value)
+    else:
+        n_people = int(value)
+    x = synthetic_input(size[0], size[1], n_people, config.seed)
+    import p2i_prior as P
+
+    K = int(P.slic(x.image, n_segments=n_seg).max()) + 1
+    m = measure_group({"p": lambda: ours_pipeline(x.image, x.keypoints, x.score, n_seg)},
+                      repeat=config.repeat, warmup=config.warmup, max_time=config.max_time)["p"]
+    x_val = {"pixels": size[0] * size[1], "superpixels": K, "people": n_people}[axis]
+    return {"scaling": [{"axis": axis, "x": x_val, "size": _size_str(size), "n_segments": n_seg,
+                         "K": K, "n_people": n_people, "input": x.source, **m.summary()}]}
+
+
+def case_threads(x: Inputs, config: Config) -> dict:
+    """Parallel speed-up of the numba kernels: SLIC and the end-to-end prior, all cores vs 1.
+
+    Reported as comparisons with ``ours`` = all usable cores and ``reference`` = one thread,
+    timed interleaved (the thread count is switched inside each timed call, at no cost).
+    """
+    import numba
+
+    import p2i_prior as P
+
+    n_all = int(numba.config.NUMBA_NUM_THREADS)
+    before = numba.get_num_threads()
+    if n_all < 2:
+        return {"skipped": [_skip("threads", x, "*", "a single core: nothing to compare")]}
+    img, kp, score, n = x.image, x.keypoints, x.score, config.n_segments
+
+    def with_threads(k, f):
+        def call():
+            numba.set_num_threads(k)
+            return f()
+        return call
+
+    slic_f = lambda: P.slic(img, n_segments=n)  # noqa: E731
+    e2e_f = lambda: ours_pipeline(img, kp, score, n)  # noqa: E731
+    fns = {f"p2i.slic[threads={n_all}]": with_threads(n_all, slic_f), "p2i.slic[threads=1]": with_threads(1, slic_f),
+           f"p2i.end_to_end[threads={n_all}]": with_threads(n_all, e2e_f),
+           "p2i.end_to_end[threads=1]": with_threads(1, e2e_f)}
+    roles = {k: "ours" if f"threads={n_all}" in k else "reference" for k in fns}
+    pairs = [(f"p2i.slic[threads={n_all}]", "p2i.slic[threads=1]"),
+             (f"p2i.end_to_end[threads={n_all}]", "p2i.end_to_end[threads=1]")]
+    try:
+        return _group("threads", x, config, fns, roles, pairs, {"n_segments": n, "threads": n_all})
+    finally:
+        numba.set_num_threads(before)
+
+
+CASES = ("slic", "sobel", "rag", "rag_distance", "rag_distance_k", "sweep", "end_to_end", "threads",
+         "scaling", "gpu")
+
+
+def build_tasks(config: Config) -> list[Task]:
+    """Every unit of work of the suite under ``config``, in order (cheap: nothing runs yet)."""
+    wanted = set(CASES if config.cases is None else config.cases)
+    unknown = wanted - set(CASES)
+    if unknown:
+        raise ValueError(f"cases: expected names from {', '.join(CASES)}, got {', '.join(sorted(unknown))}")
+    tasks: list[Task] = []
+    per_size = [("slic", case_slic), ("sobel", case_sobel), ("rag", case_rag),
+                ("rag_distance", case_rag_distance), ("sweep", case_sweep),
+                ("end_to_end", case_end_to_end)]
+    for w, h in config.sizes:
+        for name, fn in per_size:
+            if name not in wanted:
+                continue
+
+            def run(name=name, fn=fn, w=w, h=h):
+                outs = [fn(x, config) for x in inputs_for(config, w, h)]
+                return _merge(outs)
+
+            tasks.append(Task(name, f"{name} {w}x{h}", run))
+    if "threads" in wanted:
+        w, h = config.target_size
+        tasks.append(Task("threads", f"threads {w}x{h}",
+                          lambda: _merge([case_threads(x, config) for x in inputs_for(config, w, h)[-1:]])))
+    if "rag_distance_k" in wanted:
+        for k in config.k_values:
+            def run(k=k):
+                w, h = config.k_size
+                return _merge([case_rag_distance_k(x, config, k) for x in inputs_for(config, w, h)])
+
+            tasks.append(Task("rag_distance_k", f"rag_distance K~{k}", run))
+    if "scaling" in wanted:
+        axes = [("pixels", config.scaling_sizes), ("superpixels", config.scaling_segments),
+                ("people", config.scaling_people)]
+        for axis, values in axes:
+            for v in values:
+                tasks.append(Task("scaling", f"scaling {axis}={v}", lambda a=axis, v=v: scaling_point(config, a, v)))
+    if "gpu" in wanted:
+        tasks.append(Task("gpu", "gpu", lambda: gpu_cases(config)))
+    return tasks
+
+
+def _merge(outs: list[dict]) -> dict:
+    merged: dict = {}
+    for o in outs:
+        for k, v in o.items():
+            merged.setdefault(k, []).extend(v)
+    return merged
+
+
+def gpu_cases(config: Config) -> dict:
+    """GPU kernels vs their CPU twins, through ``bench.gpu_bench`` when a GPU is present.
+
+    ``bench.gpu_bench`` (owned by the CUDA kernels) is used when it exposes
+    ``run(config) -> dict`` returning this suite's keys (``results``, ``comparisons``,
+    ``skipped``); otherwise, and without a GPU, the case is skipped with a note.
+    """
+    from .core import gpu_present
+
+    size = config.sizes[0]
+    if not gpu_present():
+        return {"skipped": [_skip("gpu", None, "*", "no CUDA GPU on this machine", size)]}
+    try:
+        from . import gpu_bench
+    except ImportError as exc:
+        return {"skipped": [_skip("gpu", None, "*", f"bench.gpu_bench not importable ({exc})", size)]}
+    run = getattr(gpu_bench, "run", None)
+    if not callable(run):
+        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(config)", size)]}
+    out = run(config)
+    if not isinstance(out, dict):
+        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench.run returned no dict", size)]}
+    return {k: list(v) for k, v in out.items() if k in ("results", "comparisons", "skipped", "profiles")}

@@ -1,0 +1,135 @@
+"""``p2i bench`` and ``python -m bench``: run the benchmark suite.
+
+``register`` stays cheap (argparse only); the suite's heavy imports happen in :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["register", "add_arguments", "parse_sizes", "config_from_args", "run", "main"]
+
+DESCRIPTION = (
+    "Time every pose2instance primitive and the whole prior against the tools users would\n"
+    "pick instead (scikit-image, SciPy, scikit-fmm, OpenCV when installed), on the same inputs,\n"
+    "interleaved, with warm-up, median and IQR. Writes <date>-<host>.json, .md and PNG plots\n"
+    "into --out (default bench/results). --quick runs a tiny configuration in seconds."
+)
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"320x240,640x480"`` -> ``[(320, 240), (640, 480)]`` (width x height).
+
+    Examples
+    --------
+    >>> parse_sizes("320x240, 640x480")
+    [(320, 240), (640, 480)]
+    """
+    sizes = []
+    for part in str(text).split(","):
+        part = part.strip().lower()
+        try:
+            w, h = (int(v) for v in part.split("x"))
+        except ValueError:
+            raise ValueError(
+                f"sizes: expected WIDTHxHEIGHT[,WIDTHxHEIGHT...] such as 640x480, got {text!r}"
+            ) from None
+        if not (16 <= w <= 4096 and 16 <= h <= 4096):
+            raise ValueError(f"sizes: expected widths and heights in [16, 4096], got {w}x{h}")
+        sizes.append((w, h))
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The suite's options (shared by ``p2i bench`` and ``python -m bench``)."""
+    from .cases import CASES
+
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny inputs, 2 repeats, synthetic only: seconds (smoke test)")
+    parser.add_argument("--sizes", default=None,
+                        help="image sizes WIDTHxHEIGHT, comma separated (default 320x240,640x480,1280x960)")
+    parser.add_argument("--repeat", type=int, default=None, help="timed repeats per implementation (default 7)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default 1)")
+    parser.add_argument("--max-time", type=float, default=None,
+                        help="seconds per implementation and case before repeats are cut (default 10)")
+    parser.add_argument("--inputs", choices=("auto", "synthetic", "coco"), default=None,
+                        help="auto: a COCO photo when ../shared/data/coco_persons exists, and a synthetic scene")
+    parser.add_argument("--coco-dir", default=None, help="COCO persons folder (annotations.json + images/)")
+    parser.add_argument("--cases", default=None,
+                        help=f"comma-separated subset of: {', '.join(CASES)} (default all)")
+    parser.add_argument("--max-k-fw", type=int, default=None,
+                        help="largest K for the O(K^3) Floyd-Warshall solvers (default 2048)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="numba (and OpenCV) threads for the run (default: all usable cores)")
+    parser.add_argument("--out", default=None, help="output folder (default bench/results)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``p2i bench`` to the ``p2i`` command line."""
+    p = sub.add_parser("bench", help="benchmark the primitives and the prior against scikit-image/SciPy",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`bench.cases.Config` an argument namespace asks for."""
+    from .cases import Config
+
+    over = {
+        "sizes": None if args.sizes is None else parse_sizes(args.sizes),
+        "repeat": args.repeat, "warmup": args.warmup, "max_time": args.max_time,
+        "inputs": args.inputs, "coco_dir": args.coco_dir,
+        "cases": None if args.cases is None else [c.strip() for c in args.cases.split(",") if c.strip()],
+        "max_k_floyd_warshall": args.max_k_fw, "threads": args.threads,
+    }
+    if args.repeat is not None and args.repeat < 1:
+        raise ValueError(f"repeat: expected an integer >= 1, got {args.repeat}")
+    if args.warmup is not None and args.warmup < 0:
+        raise ValueError(f"warmup: expected an integer >= 0, got {args.warmup}")
+    if args.max_time is not None and not args.max_time > 0:
+        raise ValueError(f"max_time: expected a number > 0, got {args.max_time}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"threads: expected an integer >= 1, got {args.threads}")
+    if args.quick:
+        return Config.quick_config(**over)
+    return Config(**{k: v for k, v in over.items() if v is not None})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the suite as ``args`` asks; print where the results went and the targets."""
+    from .suite import run_suite, write_results
+
+    config = config_from_args(args)
+    command = "python -m bench " + " ".join(getattr(args, "argv", None) or sys.argv[1:])
+    doc = run_suite(config, progress=not args.no_progress, command=command.strip())
+    paths = write_results(doc, args.out, plots=not args.no_plots)
+    for t in doc["targets"]:
+        if t["speedup"] is not None:
+            status = "met" if t["met"] else "SHORT"
+            print(f"target {t['case']} {t['size']} ({t['input']}): {t['speedup']:.3g}x "
+                  f"(goal >= {t['target']:g}x) {status}")
+    for e in doc["errors"]:
+        print(f"error in {e['task']}: {e['error']}", file=sys.stderr)
+    print(f"wrote {paths['json']}")
+    print(f"wrote {paths['markdown']}")
+    for p in paths["plots"]:
+        print(f"wrote {p}")
+    return 1 if doc["errors"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench [options]``."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return run(args)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"python -m bench: error: {exc}", file=sys.stderr)
+        return 2

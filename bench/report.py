@@ -1,0 +1,236 @@
+"""Results of a suite run: targets, fitted growth, the markdown table and the PNG plots."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TARGETS", "evaluate_targets", "fit_exponents", "markdown", "plot_all"]
+
+#: (case, ours, reference, minimum speed-up) at the target configuration (640x480, ~1000
+#: superpixels, 5 people).
+TARGETS = (
+    ("end_to_end", "p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline", 20.0),
+    ("slic", "p2i.slic", "skimage.slic", 8.0),
+    ("rag_distance", "p2i.rag_distance[sssp]", "scipy.floyd_warshall", 100.0),
+)
+
+
+def evaluate_targets(comparisons: list[dict], size: str) -> list[dict]:
+    """Where each target stands: one entry per target and input at ``size``.
+
+    Examples
+    --------
+    >>> c = [{"case": "slic", "ours": "p2i.slic", "reference": "skimage.slic", "size": "640x480",
+    ...       "input": "synthetic:seed=7", "speedup": 9.0, "speedup_lo": 8.5, "speedup_hi": 9.5}]
+    >>> evaluate_targets(c, "640x480")[0]["met"]
+    True
+    """
+    out = []
+    for case, ours, ref, target in TARGETS:
+        hits = [c for c in comparisons
+                if c["case"] == case and c["ours"] == ours and c["reference"] == ref and c["size"] == size]
+        if not hits:
+            out.append({"case": case, "ours": ours, "reference": ref, "target": target, "size": size,
+                        "input": None, "speedup": None, "met": None})
+        for c in hits:
+            out.append({"case": case, "ours": ours, "reference": ref, "target": target, "size": size,
+                        "input": c["input"], "speedup": c["speedup"], "speedup_lo": c["speedup_lo"],
+                        "speedup_hi": c["speedup_hi"], "met": bool(c["speedup"] >= target)})
+    return out
+
+
+def fit_exponents(scaling: list[dict]) -> dict:
+    """Least-squares slope of log(time) against log(x) for each scaling axis.
+
+    Returns ``{axis: {"exponent": b, "coefficient_s": a, "x": [...], "median_s": [...]}}`` for
+    ``time ~ a * x**b``; an axis with fewer than two distinct x has ``exponent`` None.
+
+    Examples
+    --------
+    >>> pts = [{"axis": "pixels", "x": x, "median_s": 1e-6 * x} for x in (100, 1000, 10000)]
+    >>> round(fit_exponents(pts)["pixels"]["exponent"], 3)
+    1.0
+    """
+    out = {}
+    for axis in dict.fromkeys(p["axis"] for p in scaling):
+        pts = sorted((p["x"], p["median_s"]) for p in scaling if p["axis"] == axis)
+        x = np.array([p[0] for p in pts], float)
+        t = np.array([p[1] for p in pts], float)
+        entry = {"x": x.tolist(), "median_s": t.tolist(), "exponent": None, "coefficient_s": None}
+        if len(np.unique(x)) >= 2 and (t > 0).all():
+            b, loga = np.polyfit(np.log(x), np.log(t), 1)
+            entry["exponent"] = float(b)
+            entry["coefficient_s"] = float(math.exp(loga))
+        out[axis] = entry
+    return out
+
+
+def _ms(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "-"
+    ms = s * 1e3
+    return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
+
+
+def _x(r: float | None) -> str:
+    if r is None or not math.isfinite(r):
+        return "-"
+    return f"{r:.3g}x" if r < 100 else f"{r:.0f}x"
+
+
+def markdown(result: dict) -> str:
+    """The run as a markdown report (machine, targets, comparisons, scaling, profile, skips)."""
+    meta, cfg = result["meta"], result["config"]
+    lines = [f"# pose2instance benchmark: {meta['date']} on {meta['host']}", ""]
+    gpu = ", ".join(meta["gpu"]) or "none"
+    th = meta.get("threads") or {}
+    lines += [
+        f"- machine: {meta['cpu']}, {meta['cores_usable']} usable cores "
+        f"(run with numba threads {th.get('numba_threads')} [{th.get('numba_threading_layer')}], "
+        f"OpenCV threads {th.get('opencv_threads')}), GPU: {gpu}; load average at start "
+        f"{', '.join(f'{v:.1f}' for v in meta['load_average_at_start'] or [])}",
+        f"- commit {str(meta['git_commit'])[:12]}{' (dirty tree)' if meta['git_dirty'] else ''}; "
+        f"python {meta['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
+        f"- command: `{result.get('command', 'python -m bench')}`",
+        f"- method: {cfg['warmup']} warm-up call(s), then up to {cfg['repeat']} interleaved repeats "
+        f"(fewer when one call exceeds {cfg['max_time']:g} s / repeats); median and IQR; "
+        "speed-up = reference median / ours median from the same run, range = "
+        "[ref Q1 / ours Q3, ref Q3 / ours Q1]",
+        "",
+    ]
+    if cfg.get("quick"):
+        lines += ["**Quick (smoke) configuration: tiny inputs, not the target configuration.**", ""]
+    lines += ["## Targets", "", "| target | input | speed-up (range) | goal | status |", "|---|---|---|---|---|"]
+    for t in result["targets"]:
+        status = "n/a" if t["met"] is None else ("met" if t["met"] else "**short**")
+        rng = "" if t["speedup"] is None else f" ({_x(t['speedup_lo'])} .. {_x(t['speedup_hi'])})"
+        lines.append(f"| {t['case']} {t['size']}: {t['ours']} vs {t['reference']} | {t['input']} | "
+                     f"{_x(t['speedup'])}{rng} | >= {t['target']:g}x | {status} |")
+    lines += ["", "## Comparisons (times in ms, median [IQR])", "",
+              "| case | size | input | params | ours | ours ms | reference | reference ms | speed-up |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    rec = {(r["case"], r["size"], r["input"], r["impl"], _key(r["params"])): r for r in result["results"]}
+    for c in result["comparisons"]:
+        k = _key(c["params"])
+        o = rec.get((c["case"], c["size"], c["input"], c["ours"], k))
+        r = rec.get((c["case"], c["size"], c["input"], c["reference"], k))
+        lines.append(
+            f"| {c['case']} | {c['size']} | {c['input']} | {_params(c['params'])} | {c['ours']} | "
+            f"{_ms(c['ours_median_s'])} [{_ms(o['iqr_s']) if o else '-'}] | {c['reference']} | "
+            f"{_ms(c['reference_median_s'])} [{_ms(r['iqr_s']) if r else '-'}] | {_x(c['speedup'])} |"
+        )
+    if result.get("scaling_fit"):
+        lines += ["", "## Scaling of the end-to-end prior (ours, synthetic scenes)", "",
+                  "| axis | points (x: median ms) | fitted time ~ x^b |", "|---|---|---|"]
+        for axis, f in result["scaling_fit"].items():
+            pts = ", ".join(f"{x:g}: {_ms(t)}" for x, t in zip(f["x"], f["median_s"]))
+            b = "-" if f["exponent"] is None else f"b = {f['exponent']:.2f}"
+            lines.append(f"| {axis} | {pts} | {b} |")
+    for p in result.get("profiles", []):
+        lines += ["", f"## Stage profile: {p['case']} {p['size']} {p['input']} (median ms per stage)", "",
+                  "| stage | ours | reference |", "|---|---|---|"]
+        for stage in dict.fromkeys(list(p["ours"]) + list(p["reference"])):
+            lines.append(f"| {stage} | {_ms(p['ours'].get(stage))} | {_ms(p['reference'].get(stage))} |")
+        lines.append(f"| **total** | {_ms(sum(p['ours'].values()))} | {_ms(sum(p['reference'].values()))} |")
+    if result["skipped"]:
+        lines += ["", "## Skipped", ""]
+        for s in result["skipped"]:
+            lines.append(f"- {s['case']} {s['size']} {s['impl']}: {s['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def _key(params: dict) -> str:
+    return repr(sorted((k, repr(v)) for k, v in params.items()))
+
+
+def _params(params: dict) -> str:
+    keep = ("K", "n_segments", "n_instances", "n_people")
+    return ", ".join(f"{k}={params[k]}" for k in keep if k in params and not isinstance(params[k], dict))
+
+
+def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
+    """Write the PNG plots of a run; return their paths.
+
+    ``<stem>-speedups.png`` (speed-up of every comparison), ``<stem>-rag-distance.png`` (time
+    against K of the exact distance solvers) and ``<stem>-scaling.png`` (log-log time of the
+    end-to-end prior against pixels, superpixels and people, with the fitted exponents).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    comps = result["comparisons"]
+    if comps:
+        labels = [f"{c['case']} {c['size']} {c['input'].split(':')[0]}  {c['ours'].replace('p2i.', '')}"
+                  f" vs {c['reference']}" + (f" K={c['params']['K']}" if 'K' in c['params'] and c['case'] == 'rag_distance_k' else "")
+                  for c in comps]
+        fig, ax = plt.subplots(figsize=(11, 0.26 * len(comps) + 1.5))
+        y = np.arange(len(comps))
+        s = np.array([c["speedup"] for c in comps])
+        ax.barh(y, s, color=["tab:green" if v >= 1 else "tab:red" for v in s])
+        ax.errorbar(s, y, xerr=[s - [c["speedup_lo"] for c in comps], [c["speedup_hi"] for c in comps] - s],
+                    fmt="none", ecolor="k", lw=0.8)
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("speed-up of pose2instance (reference median / ours median)")
+        ax.set_title(f"pose2instance vs references, {result['meta']['cpu']} ({result['meta']['cores_usable']} cores)",
+                     fontsize=9)
+        fig.tight_layout()
+        paths.append(os.path.join(out_dir, f"{stem}-speedups.png"))
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    dk = [r for r in result["results"] if r["case"] == "rag_distance_k"]
+    if dk:
+        fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        for (impl, src), _ in sorted({(r["impl"], r["input"].split(":")[0]): 0 for r in dk}.items()):
+            pts = sorted((r["params"]["K"], r["median_s"]) for r in dk
+                         if r["impl"] == impl and r["input"].split(":")[0] == src)
+            ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-" if impl.startswith("p2i") else "s--",
+                      label=f"{impl} ({src})")
+        ax.set_xlabel("K (superpixels)")
+        ax.set_ylabel("time per image (s)")
+        ax.set_title(f"exact RAG distance, {result['config']['k_size'][0]}x{result['config']['k_size'][1]}", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        paths.append(os.path.join(out_dir, f"{stem}-rag-distance.png"))
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    fits = result.get("scaling_fit") or {}
+    if fits:
+        fig, axes = plt.subplots(1, len(fits), figsize=(4.2 * len(fits), 3.8), squeeze=False)
+        names = {"pixels": "pixels (H x W)", "superpixels": "superpixels K", "people": "people n"}
+        for ax, (axis, f) in zip(axes[0], fits.items()):
+            x, t = np.array(f["x"]), np.array(f["median_s"])
+            ax.loglog(x, t, "o", label="measured")
+            if f["exponent"] is not None:
+                xx = np.geomspace(x.min(), x.max(), 50)
+                ax.loglog(xx, f["coefficient_s"] * xx ** f["exponent"], "-",
+                          label=f"fit: t ~ x^{f['exponent']:.2f}")
+            ax.set_xlabel(names.get(axis, axis))
+            ax.set_ylabel("end-to-end time (s)")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("pose2instance end-to-end prior (pose_instance_map + segment_instances)", fontsize=9)
+        fig.tight_layout()
+        paths.append(os.path.join(out_dir, f"{stem}-scaling.png"))
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def finite_ratios(result: dict) -> bool:
+    """Whether every speed-up of the run is a finite positive number."""
+    vals: list[Any] = []
+    for c in result["comparisons"]:
+        vals += [c["speedup"], c["speedup_lo"], c["speedup_hi"]]
+    return all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in vals)
