@@ -11,14 +11,14 @@ import json
 import os
 import sys
 
-__all__ = ["register", "cmd_train", "cmd_eval_net"]
+__all__ = ["register", "cmd_train", "cmd_eval_net", "main"]
 
 _TRAIN_EPILOG = """\
 examples:
   p2i train --model cascaded --width 0.125 --crop-size 96 --steps 2000 --out runs/casc \\
             --synthetic 100000 --coco ../shared/data/coco_persons --threads 1
   p2i train --out runs/casc --resume          # continue an interrupted run (same flags)
-  torchrun --nproc-per-node 8 -m p2i_prior.cli train --model cascaded --out runs/casc
+  torchrun --nproc-per-node 8 -m p2i_net.cli train --model cascaded --out runs/casc
 """
 
 _EVAL_EPILOG = """\
@@ -173,7 +173,26 @@ def cmd_eval_net(args) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    from p2i_prior.cli import main
+def main(argv: list[str] | None = None) -> int:
+    """``python -m p2i_net.cli {train,eval-net} ...``: the two commands without the rest of ``p2i``.
 
+    Handy under ``torchrun`` (``torchrun --nproc-per-node 8 -m p2i_net.cli train ...``): it
+    imports nothing of the geometric pipeline.  Errors print as ``p2i COMMAND: error: ...``
+    and return 2, as in ``p2i``.
+    """
+    parser = argparse.ArgumentParser(prog="python -m p2i_net.cli")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register(sub)
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"p2i {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
