@@ -550,7 +550,8 @@ def case_sweep(x: Inputs, config: Config) -> dict:
     exact = np.stack(edt())
     diff = float(np.abs(np.asarray(P.sweep_distance(seeds)) - exact).max())
     params = {"n_instances": int(len(seeds)), "skfmm_order": 1, "edge_weight": EDGE_WEIGHT,
-              "max_abs_diff_unit_vs_edt_px": diff}
+              "max_abs_diff_unit_vs_edt_px": diff, "sweeps": _sweep_counts(seeds, None),
+              "sweeps_speed": _sweep_counts(seeds, speed)}
     unit = _group("sweep", x, config,
                   {"p2i.sweep_distance": lambda: P.sweep_distance(seeds),
                    "scipy.distance_transform_edt": edt, "skfmm.distance": fmm_distance},
@@ -565,6 +566,21 @@ def case_sweep(x: Inputs, config: Config) -> dict:
                  [("p2i.sweep_distance[speed]", "skfmm.travel_time")], params)
     return {"results": unit["results"] + geo["results"],
             "comparisons": unit["comparisons"] + geo["comparisons"]}
+
+
+def _sweep_counts(seeds: np.ndarray, speed: np.ndarray | None) -> list[int]:
+    """Diagnostic: Gauss-Seidel sweeps each instance needed (from the kernel, untimed)."""
+    from p2i_prior.kernels.sweep import sweep_instances_serial
+    from p2i_prior.sweep import DEFAULT_MAX_SWEEPS
+
+    uniform = speed is None
+    slowness = np.ones((1, 1)) if uniform else np.ascontiguousarray(1.0 / speed)
+    counts = []
+    for s in seeds:
+        _, sweeps, _ = sweep_instances_serial(np.ascontiguousarray(s[None]), slowness, uniform,
+                                              DEFAULT_MAX_SWEEPS, 0.0)
+        counts.append(int(np.asarray(sweeps).ravel()[0]))
+    return counts
 
 
 def _stage_profile(stages, config: Config) -> dict:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register", "add_arguments", "parse_sizes", "config_from_args", "run", "main"]
@@ -104,7 +105,11 @@ def run(args: argparse.Namespace) -> int:
     from .suite import run_suite, write_results
 
     config = config_from_args(args)
-    command = "python -m bench " + " ".join(getattr(args, "argv", None) or sys.argv[1:])
+    argv = getattr(args, "argv", None)
+    if argv is not None:  # python -m bench
+        command = " ".join(["python -m bench", *argv])
+    else:  # p2i bench (or a caller of run)
+        command = " ".join([os.path.basename(sys.argv[0] or "p2i"), *sys.argv[1:]])
     doc = run_suite(config, progress=not args.no_progress, command=command.strip())
     paths = write_results(doc, args.out, plots=not args.no_plots)
     for t in doc["targets"]:

@@ -168,7 +168,8 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
     paths = []
     comps = result["comparisons"]
     if comps:
-        labels = [f"{c['case']} {c['size']} {c['input'].split(':')[0]}  {c['ours'].replace('p2i.', '')}"
+        labels = [f"{c['case']} {c['size']} {c['input'].split(':')[0]}  "
+                  f"{c['ours'].replace('p2i.', '').replace('pose_instance_map+segment_instances', 'prior')}"
                   f" vs {c['reference']}" + (f" K={c['params']['K']}" if 'K' in c['params'] and c['case'] == 'rag_distance_k' else "")
                   for c in comps]
         fig, ax = plt.subplots(figsize=(11, 0.26 * len(comps) + 1.5))
