@@ -548,12 +548,8 @@ def _num_keypoints(a: dict) -> int:
 
 
 def _rle_encode(masks: np.ndarray) -> list[dict]:
-    try:
-        from .masks import masks_to_rle
-    except ImportError:  # TODO(eval): drop once p2i_prior.masks lands (one RLE implementation)
-        from pycocotools import mask as mask_utils
+    from .masks import masks_to_rle  # the project's one RLE implementation
 
-        return [mask_utils.encode(np.asfortranarray(m.astype(np.uint8))) for m in masks]
     return masks_to_rle(masks)
 
 

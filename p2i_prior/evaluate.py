@@ -217,7 +217,9 @@ def _rel(value: float, base: float) -> float | None:
     return None if base <= 0 else 100.0 * (value - base) / base
 
 
-def format_table(methods: dict, *, score: str, roi: str, n_images: int, n_instances: int) -> str:
+def format_table(
+    methods: dict, *, score: str, roi: str, n_images: int, n_instances: int, note: str = ""
+) -> str:
     """The Table 4.1 layout as markdown.
 
     Parameters
@@ -228,6 +230,8 @@ def format_table(methods: dict, *, score: str, roi: str, n_images: int, n_instan
         Shown in the caption.
     n_images, n_instances : int
         Shown in the caption.
+    note : str
+        Appended to the caption (e.g. the prior's options).
 
     Returns
     -------
@@ -242,7 +246,7 @@ def format_table(methods: dict, *, score: str, roi: str, n_images: int, n_instan
     base = methods.get("box")
     lines = [
         f"AP^r of person instance masks, score `{score}`, roi `{roi}`: {n_images} images, "
-        f"{n_instances} persons with keypoints and masks (others ignored).",
+        f"{n_instances} persons with keypoints and masks (others ignored)." + (f" {note}" if note else ""),
         "",
         "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -291,6 +295,7 @@ def evaluate_methods(
     n_segments: int = 1000,
     compactness: float = 10.0,
     temperature: float | None = None,
+    extent: float | None = None,
     options: dict | None = None,
     workers: int = 1,
     limit: int | None = None,
@@ -320,6 +325,10 @@ def evaluate_methods(
     threshold, n_segments, compactness, temperature, options
         Fusion threshold and pipeline parameters (``options``: further keywords of
         ``pose_instance_map``).
+    extent : float, optional
+        Keypoint-derived extent gate of ``pose_instance_map``: each instance stops ``extent``
+        times its skeleton scale away from its skeleton (stopping where a person ends without
+        boxes).
     workers : int
         Worker processes over images (1: in this process).
     limit : int, optional
@@ -385,7 +394,8 @@ def evaluate_methods(
     cfg = dict(
         methods=methods, roi=roi, solver=solver, threshold=float(threshold),
         n_segments=int(n_segments), compactness=float(compactness), temperature=temperature,
-        options=dict(options or {}), missing=missing, category_id=persons.category_id,
+        options=dict(options or {}, **({} if extent is None else {"extent": float(extent)})),
+        missing=missing, category_id=persons.category_id,
     )
 
     t_start = time.perf_counter()
@@ -420,7 +430,13 @@ def evaluate_methods(
             st["rel_ap_vs_box"] = _rel(st["ap"], stats["box"]["ap"])
 
     n_inst = stats[methods[0]]["n_instances"]
-    table = format_table(stats, score=score, roi=roi, n_images=len(ids), n_instances=n_inst)
+    note = ", ".join(f"{k}={v}" for k, v in cfg["options"].items())
+    if temperature is not None:
+        note = f"temperature={temperature}" + (f", {note}" if note else "")
+    table = format_table(
+        stats, score=score, roi=roi, n_images=len(ids), n_instances=n_inst,
+        note=f"Prior options: {note}." if note else "",
+    )
     counts = dict(persons.counts)
     counts.update(
         evaluated_images=len(ids),
@@ -614,6 +630,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         n_segments=args.n_segments,
         compactness=args.compactness,
         temperature=args.temperature,
+        extent=args.extent,
         options=dict(args.option or []),
         workers=args.workers,
         limit=args.limit,
@@ -652,6 +669,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--n-segments", type=int, default=1000, help="SLIC superpixels of rag (default 1000)")
     p.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default 10)")
     p.add_argument("--temperature", type=float, default=None, help="softmax temperature (default: the pipeline's)")
+    p.add_argument("--extent", type=float, default=None,
+                   help="stop each keypoint instance at EXTENT x its skeleton scale (default: no gate)")
     p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
                    help="further keyword of pose_instance_map (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="worker processes over images (default 1)")
