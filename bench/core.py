@@ -238,7 +238,7 @@ def _git(*args: str) -> str | None:
     try:
         return subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, timeout=20, check=True
-        ).stdout.strip()
+        ).stdout.rstrip()
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -271,7 +271,7 @@ def machine_info() -> dict:
         numba_threads = int(numba.config.NUMBA_NUM_THREADS)
     except Exception:  # pragma: no cover
         pass
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--", "p2i_prior", "kernels", "bench")
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
@@ -286,6 +286,8 @@ def machine_info() -> dict:
         "versions": {p: _version(p) for p in packages},
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),
+        # uncommitted or untracked library files the run measured (they are not in git_commit)
+        "git_changes": [] if not status else status.splitlines(),
     }
 
 

@@ -93,7 +93,8 @@ def markdown(result: dict) -> str:
         f"(run with numba threads {th.get('numba_threads')} [{th.get('numba_threading_layer')}], "
         f"OpenCV threads {th.get('opencv_threads')}), GPU: {gpu}; load average at start "
         f"{', '.join(f'{v:.1f}' for v in meta['load_average_at_start'] or [])}",
-        f"- commit {str(meta['git_commit'])[:12]}{' (dirty tree)' if meta['git_dirty'] else ''}; "
+        f"- commit {str(meta['git_commit'])[:12]}"
+        f"{' plus uncommitted: ' + '; '.join(c.strip() for c in meta.get('git_changes', [])) if meta.get('git_dirty') else ''}; "
         f"python {meta['python']}; "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
         f"- command: `{result.get('command', 'python -m bench')}`",
