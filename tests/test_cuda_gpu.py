@@ -110,3 +110,19 @@ def test_cupy_pipeline_stays_on_device(rng):
         labels = p.slic(s.image, n_segments=200)
         ref = p.pose_instance_map(s.image, s.keypoints, labels=labels)
         np.testing.assert_allclose(maps[b].get(), ref, atol=1e-5)
+
+
+def test_gpu_bench_imports_and_parses(capsys):
+    from bench import gpu_bench
+
+    args = gpu_bench.parse_args(["--quick", "--cases", "sobel,fw"])
+    assert args.cases == ["sobel", "fw"] and args.fw_sizes == [256] and args.batch == 8
+    assert gpu_bench.parse_args([]).fw_sizes == [1024, 4096]
+    with pytest.raises(SystemExit, match=r"--cases: expected a subset of .*got unknown \['slow'\]"):
+        gpu_bench.parse_args(["--cases", "sobel,slow"])
+    with pytest.raises(SystemExit, match=r"--batch: expected an integer >= 1, got 0"):
+        gpu_bench.parse_args(["--batch", "0"])
+    if not _gpu.simulator():
+        pytest.skip("a GPU is present: the bench would run")
+    assert gpu_bench.main(["--quick"]) == 2
+    assert "no CUDA GPU visible" in capsys.readouterr().err
