@@ -250,7 +250,7 @@ def machine_info() -> dict:
     --------
     >>> info = machine_info()
     >>> sorted(info)[:3]
-    ['cpu', 'cores_logical', 'cores_usable']
+    ['cores_logical', 'cores_usable', 'cpu']
     """
     try:
         usable = len(os.sched_getaffinity(0))

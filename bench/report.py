@@ -26,8 +26,8 @@ def evaluate_targets(comparisons: list[dict], size: str) -> list[dict]:
     --------
     >>> c = [{"case": "slic", "ours": "p2i.slic", "reference": "skimage.slic", "size": "640x480",
     ...       "input": "synthetic:seed=7", "speedup": 9.0, "speedup_lo": 8.5, "speedup_hi": 9.5}]
-    >>> evaluate_targets(c, "640x480")[0]["met"]
-    True
+    >>> [(t["case"], t["met"]) for t in evaluate_targets(c, "640x480")]
+    [('end_to_end', None), ('slic', True), ('rag_distance', None)]
     """
     out = []
     for case, ours, ref, target in TARGETS:
