@@ -5,7 +5,8 @@ the seed grid and calls, in order:
 
 1. ``lab_planes_u8`` / ``lab_planes_float``: sRGB -> CIELAB (D65, 2 degree observer, the
    constants of ``skimage.color.rgb2lab``) into three float32 planes ``(3, H, W)``.
-2. ``assign`` then ``update`` alternately (k-means in (L, a, b, y, x)).
+2. ``assign`` (which also sums each cluster's pixels) then ``update`` alternately (k-means in
+   (L, a, b, y, x)).
 3. ``enforce_connectivity``: a raster-order flood fill that merges small fragments.
 
 Assignment scheme (gSLICr)
@@ -215,15 +216,22 @@ def lab_planes_float(image, lo, scale):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def assign(planes, centres, alive, row_cell, xlo, xhi, nx, m, use_color, labels, previous):
-    """One SLIC assignment step (gather over the 3 x 3 neighbouring clusters).
+def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, labels,
+           previous, sums):
+    """One SLIC assignment step (gather over the 3 x 3 neighbouring clusters), fused with
+    the sums of the next centre update.
+
+    The parallel loop runs over cell rows: pixel rows ``row_lo[iy]:row_hi[iy]`` have cell row
+    ``iy`` and only join clusters of rows ``iy - 1 .. iy + 1``, so cell row ``iy`` owns the
+    sums ``sums[iy]`` of its pixels for those three cluster rows (no races, and the same
+    additions in the same order whatever the number of threads).
 
     Parameters
     ----------
     planes : (3, H, W) float32, the L, a, b planes
     centres : (K, 5) float32, ``(y, x, L, a, b)`` of each cluster, ``K = ny * nx``
     alive : (K,) bool, False for clusters that lost all their pixels
-    row_cell : (H,) int32, cell row of each pixel row (its nearest seed row)
+    row_lo, row_hi : (ny,) int32, the pixel rows of each cell row
     xlo, xhi : (nx,) int32, the pixel columns ``xlo[ix] <= x < xhi[ix]`` whose cell column is
         ``ix - 1``, ``ix`` or ``ix + 1`` (those that have cluster column ``ix`` as a candidate)
     nx : int, clusters per row
@@ -232,130 +240,128 @@ def assign(planes, centres, alive, row_cell, xlo, xhi, nx, m, use_color, labels,
     labels : (H, W) int32, written: the cluster of each pixel
     previous : (H, W) int32, the previous labels (read to count changes; a pixel whose nine
         candidates are all dead would keep its previous label)
+    sums : (ny, 3, nx, 6) float64 or (0, 3, nx, 6) to skip them, written:
+        ``sums[iy, dy + 1, kx]`` is ``(n, sum y, sum x, sum L, sum a, sum b)`` over the pixels
+        of cell row ``iy`` in cluster ``(iy + dy, kx)``
 
     Returns
     -------
     int: number of pixels whose label differs from ``previous``
     """
-    H, W = planes.shape[1], planes.shape[2]
-    ny = centres.shape[0] // nx
+    W = planes.shape[2]
+    ny = row_lo.shape[0]
+    accumulate = sums.shape[0] == ny
     zero = np.float32(0.0)
     changed = 0
-    for y in prange(H):
-        best = np.full(W, np.inf, np.float32)
-        lrow = labels[y]
-        prow = previous[y]
-        for x in range(W):
-            lrow[x] = prow[x]
-        Lrow = planes[0, y]
-        arow = planes[1, y]
-        brow = planes[2, y]
-        fy = np.float32(y)
-        iy = row_cell[y]
-        # candidates in increasing k with a strict "<": the lowest k wins ties (as skimage)
-        for ky in range(max(iy - 1, 0), min(iy + 2, ny)):
-            for kx in range(nx):
-                k = ky * nx + kx
-                if not alive[k]:
-                    continue
-                cy = centres[k, 0]
-                cx = centres[k, 1]
-                x0 = xlo[kx]
-                n = xhi[kx] - x0
-                # 0-based slices and few arrays: LLVM vectorises the loops below
-                bs = best[x0:x0 + n]
-                ls = lrow[x0:x0 + n]
-                if use_color:
-                    cL = centres[k, 2]
-                    ca = centres[k, 3]
-                    cb = centres[k, 4]
-                    Ls = Lrow[x0:x0 + n]
-                    As = arow[x0:x0 + n]
-                    Bs = brow[x0:x0 + n]
-                    for i in range(n):
-                        d = slic_distance(
-                            Ls[i], As[i], Bs[i], fy, np.float32(x0 + i), cL, ca, cb, cy, cx, m
-                        )
-                        b = bs[i]
-                        closer = d < b
-                        bs[i] = d if closer else b
-                        ls[i] = k if closer else ls[i]
-                else:
-                    for i in range(n):
-                        d = slic_distance(
-                            zero, zero, zero, fy, np.float32(x0 + i), zero, zero, zero, cy, cx, m
-                        )
-                        b = bs[i]
-                        closer = d < b
-                        bs[i] = d if closer else b
-                        ls[i] = k if closer else ls[i]
-        c = 0
-        for x in range(W):
-            if lrow[x] != prow[x]:
-                c += 1
-        changed += c
+    for iy in prange(ny):
+        best = np.empty(W, np.float32)
+        if accumulate:
+            acc = sums[iy]
+            acc[:] = 0.0
+        for y in range(row_lo[iy], row_hi[iy]):
+            lrow = labels[y]
+            prow = previous[y]
+            for x in range(W):
+                lrow[x] = prow[x]
+                best[x] = np.inf
+            Lrow = planes[0, y]
+            arow = planes[1, y]
+            brow = planes[2, y]
+            fy = np.float32(y)
+            # candidates in increasing k with a strict "<": the lowest k wins ties (as skimage)
+            for ky in range(max(iy - 1, 0), min(iy + 2, ny)):
+                for kx in range(nx):
+                    k = ky * nx + kx
+                    if not alive[k]:
+                        continue
+                    cy = centres[k, 0]
+                    cx = centres[k, 1]
+                    x0 = xlo[kx]
+                    n = xhi[kx] - x0
+                    # 0-based slices and few arrays: LLVM vectorises the loops below
+                    bs = best[x0:x0 + n]
+                    ls = lrow[x0:x0 + n]
+                    if use_color:
+                        cL = centres[k, 2]
+                        ca = centres[k, 3]
+                        cb = centres[k, 4]
+                        Ls = Lrow[x0:x0 + n]
+                        As = arow[x0:x0 + n]
+                        Bs = brow[x0:x0 + n]
+                        for i in range(n):
+                            d = slic_distance(
+                                Ls[i], As[i], Bs[i], fy, np.float32(x0 + i), cL, ca, cb, cy, cx, m
+                            )
+                            b = bs[i]
+                            closer = d < b
+                            bs[i] = d if closer else b
+                            ls[i] = k if closer else ls[i]
+                    else:
+                        for i in range(n):
+                            d = slic_distance(
+                                zero, zero, zero, fy, np.float32(x0 + i), zero, zero, zero, cy, cx, m
+                            )
+                            b = bs[i]
+                            closer = d < b
+                            bs[i] = d if closer else b
+                            ls[i] = k if closer else ls[i]
+            c = 0
+            for x in range(W):
+                if lrow[x] != prow[x]:
+                    c += 1
+            changed += c
+            if accumulate:
+                x = 0
+                while x < W:
+                    # one run of equal labels: sums in registers, one scattered add per run
+                    k = lrow[x]
+                    cnt = 0
+                    sx = 0.0
+                    sL = 0.0
+                    sa = 0.0
+                    sb = 0.0
+                    while x < W and lrow[x] == k:
+                        cnt += 1
+                        sx += x
+                        sL += Lrow[x]
+                        sa += arow[x]
+                        sb += brow[x]
+                        x += 1
+                    ky = k // nx
+                    slot = ky - iy + 1
+                    kx = k - ky * nx
+                    acc[slot, kx, 0] += cnt
+                    acc[slot, kx, 1] += cnt * y
+                    acc[slot, kx, 2] += sx
+                    acc[slot, kx, 3] += sL
+                    acc[slot, kx, 4] += sa
+                    acc[slot, kx, 5] += sb
     return changed
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def update(planes, labels, row_lo, row_hi, nx, centres, alive):
+@njit(cache=True, error_model="numpy")
+def update(sums, nx, centres, alive):
     """Move every cluster centre to the mean (y, x, L, a, b) of its pixels.
 
     Parameters
     ----------
-    planes : (3, H, W) float32
-    labels : (H, W) int32, cluster of each pixel (rows ``row_lo[iy]:row_hi[iy]`` of cell
-        row ``iy`` only hold clusters of rows ``iy - 1 .. iy + 1``)
-    row_lo, row_hi : (ny,) int32, the pixel rows of each cell row
+    sums : (ny, 3, nx, 6) float64, from ``assign``
     nx : int
     centres : (K, 5) float32, overwritten
     alive : (K,) bool, overwritten: False where a cluster has no pixel (its centre is kept
         but never used again, like scikit-image's NaN centres)
     """
-    W = planes.shape[2]
-    ny = row_lo.shape[0]
-    partial = np.zeros((ny, 3, nx, 6), np.float64)
-    for iy in prange(ny):
-        acc = partial[iy]
-        for y in range(row_lo[iy], row_hi[iy]):
-            lrow = labels[y]
-            Lrow = planes[0, y]
-            arow = planes[1, y]
-            brow = planes[2, y]
-            x = 0
-            while x < W:
-                # one run of equal labels: sums in registers, one scattered add per run
-                k = lrow[x]
-                n = 0
-                sx = 0.0
-                sL = 0.0
-                sa = 0.0
-                sb = 0.0
-                while x < W and lrow[x] == k:
-                    n += 1
-                    sx += x
-                    sL += Lrow[x]
-                    sa += arow[x]
-                    sb += brow[x]
-                    x += 1
-                ky = k // nx
-                slot = ky - iy + 1
-                kx = k - ky * nx
-                acc[slot, kx, 0] += n
-                acc[slot, kx, 1] += n * y
-                acc[slot, kx, 2] += sx
-                acc[slot, kx, 3] += sL
-                acc[slot, kx, 4] += sa
-                acc[slot, kx, 5] += sb
-    for k in prange(ny * nx):
+    ny = sums.shape[0]
+    s = np.empty(6, np.float64)
+    for k in range(ny * nx):
         ky = k // nx
         kx = k - ky * nx
-        s = np.zeros(6, np.float64)
-        for slot in range(3):
-            band = ky - slot + 1  # the cell row whose pixels reach row ky through ``slot``
+        s[:] = 0.0
+        for slot in range(3):  # fixed order: bit-identical whatever the thread count
+            band = ky - slot + 1  # the cell row whose pixels reach cluster row ky via ``slot``
             if 0 <= band < ny:
                 for j in range(6):
-                    s[j] += partial[band, slot, kx, j]
+                    s[j] += sums[band, slot, kx, j]
         if s[0] > 0:
             alive[k] = True
             for j in range(5):

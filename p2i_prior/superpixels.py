@@ -194,7 +194,7 @@ def slic(
     planes = _lab_planes(arr)
 
     start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
-    row_cell = _nearest_cell(H, start_y, step_y, ny)
+    row_cell = _nearest_cell(H, start_y, step_y, ny)  # cell row of each pixel row
     col_cell = _nearest_cell(W, start_x, step_x, nx)
     cells = np.arange(ny, dtype=np.int32)
     row_lo = np.searchsorted(row_cell, cells, "left").astype(np.int32)
@@ -213,11 +213,17 @@ def slic(
 
     labels = np.empty((H, W), np.int32)
     previous = np.full((H, W), -1, np.int32)
-    assign(planes, centres, alive, row_cell, xlo, xhi, nx, m, False, labels, previous)
-    for _ in range(1, max_num_iter):
-        update(planes, labels, row_lo, row_hi, nx, centres, alive)
+    sums = np.empty((ny, 3, nx, 6), np.float64)
+    no_sums = sums[:0]
+    n_assign = max(max_num_iter, 1)
+    assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, False, labels, previous,
+           sums if n_assign > 1 else no_sums)
+    for it in range(1, n_assign):
+        update(sums, nx, centres, alive)
         labels, previous = previous, labels
-        if assign(planes, centres, alive, row_cell, xlo, xhi, nx, m, True, labels, previous) == 0:
+        changed = assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, True, labels,
+                         previous, sums if it < n_assign - 1 else no_sums)
+        if changed == 0:
             break
 
     if enforce_connectivity:
