@@ -95,6 +95,9 @@ def register(subparsers) -> None:
     e.add_argument("--out-md", default=None, help="write the table as Markdown")
     e.add_argument("--results-dir", default=None,
                    help="write COCO results: NAME_segm.json and NAME_keypoints.json (heatmap peaks)")
+    e.add_argument("--references", action="store_true",
+                   help="add two reference rows: the oracle box as mask, and the ground truth "
+                        "through the crop/paste-back (the crop-size ceiling)")
     e.add_argument("--progress", action="store_true")
     e.set_defaults(func=cmd_eval_net)
 
@@ -161,6 +164,11 @@ def cmd_eval_net(args) -> int:
     table = evaluate_checkpoints(_parse_checkpoints(args.checkpoints), persons, image_ids=ids,
                                  crop_size=args.crop_size, device=args.device,
                                  results_dir=args.results_dir, progress=args.progress)
+    if args.references:
+        from .evaluate import reference_rows
+
+        sizes = {r["crop_size"] for r in table["rows"].values()}
+        table["rows"].update(reference_rows(persons, crop_size=max(sizes), image_ids=ids))
     table["split"] = args.split
     text = format_table(table)
     print(text)

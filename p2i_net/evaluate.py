@@ -29,7 +29,7 @@ import numpy as np
 from p2i_prior._util import check_positive_float, check_positive_int, shape_str, to_numpy
 
 __all__ = ["predict_instances", "heatmap_keypoints", "person_score", "evaluate_checkpoints",
-           "format_table", "TABLE_IOUS", "pck"]
+           "reference_rows", "format_table", "TABLE_IOUS", "pck"]
 
 #: IoU thresholds of the table's columns (with the COCO AP averaged over .50:.05:.95).
 TABLE_IOUS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -39,6 +39,8 @@ MODEL_LABELS = {
     "seg_only": "Segmentation only (DeepLab-LargeFOV)",
     "multitask": "Multi-task (segmentation + keypoint heatmaps)",
     "cascaded": "Pose2Seg cascaded (heatmaps -> shape prior)",
+    "oracle box": "reference: the oracle box as the mask",
+    "crop ceiling": "reference: ground-truth mask through the crop and paste-back",
 }
 
 
@@ -135,6 +137,9 @@ def predict_instances(net, image: Any, boxes: Any, *, keypoints: Any = None, cro
         raise ValueError(f"boxes: expected (n, 4) COCO boxes, got shape {shape_str(b.shape)}")
     crop_size = check_positive_int(crop_size, "crop_size", minimum=8)
     batch_size = check_positive_int(batch_size, "batch_size")
+    threshold = check_positive_float(threshold, "threshold")
+    if threshold > 1:
+        raise ValueError(f"threshold: expected a probability in (0, 1], got {threshold}")
     H, W = img.shape[:2]
     n = b.shape[0]
     probs = np.zeros((n, H, W), np.float32)
@@ -341,6 +346,63 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
     }
 
 
+def reference_rows(persons: Any, *, crop_size: int, image_ids: Sequence[int] | None = None) -> dict:
+    """Two reference rows that frame the networks' numbers (no learning involved).
+
+    ``oracle box``: each person's mask is its filled oracle box.  ``crop ceiling``: each
+    person's ground-truth mask cropped at ``crop_size`` exactly as the networks see it and
+    pasted back; the best any network at that crop size can score.
+
+    Parameters
+    ----------
+    persons : PersonSet
+    crop_size : int
+    image_ids : sequence of int, optional
+
+    Returns
+    -------
+    dict
+        Row name to the same fields as :func:`evaluate_checkpoints` rows (``model`` is the
+        row name; ``parameters`` 0; ``pck@0.2`` None).
+
+    Examples
+    --------
+    >>> rows = reference_rows(load_persons("ann.json"), crop_size=64)  # doctest: +SKIP
+    """
+    from p2i_prior.coco import evaluate_segm, masks_to_results
+
+    from .data import make_crop, paste_mask
+
+    if image_ids is not None:
+        persons = persons.subset([int(i) for i in image_ids])
+    res: dict[str, list] = {"oracle box": [], "crop ceiling": []}
+    for rec in persons:
+        gt = rec.masks()
+        box = np.zeros_like(gt)
+        ceil = np.zeros_like(gt)
+        image = np.zeros((rec.height, rec.width, 3), np.uint8)  # geometry only
+        for k in range(rec.n):
+            x, y, w, h = rec.boxes[k]
+            box[k, max(0, int(round(y))):int(round(y + h)), max(0, int(round(x))):int(round(x + w))] = True
+            c = make_crop(image, gt[k], rec.keypoints[k], rec.boxes[k], crop_size=crop_size)
+            ceil[k] = paste_mask(c["mask"].astype(np.float32), c["window"], gt.shape[1:]) >= 0.5
+        res["oracle box"] += masks_to_results(rec.id, box, np.ones(rec.n), category_id=persons.category_id)
+        res["crop ceiling"] += masks_to_results(rec.id, ceil, np.ones(rec.n), category_id=persons.category_id)
+    rows = {}
+    thr = np.round(np.arange(0.5, 0.96, 0.05), 2)
+    for name, results in res.items():
+        stats = evaluate_segm(persons, results)
+        rows[name] = {
+            "model": name, "crop_size": crop_size if name == "crop ceiling" else None,
+            "parameters": 0, "pck@0.2": None,
+            **{k: stats[k] for k in ("ap", "ap50", "ap75", "ar", "ap_per_iou", "n_images",
+                                     "n_instances", "n_ignore", "n_detections")},
+            **{f"ap{int(round(t * 100))}": stats["ap_per_iou"][int(np.argmin(np.abs(thr - t)))]
+               for t in TABLE_IOUS},
+        }
+    return rows
+
+
 def machine_info() -> dict:
     """Machine and versions for result files."""
     import torch
@@ -377,7 +439,8 @@ def format_table(table: dict) -> str:
             label = f"{label} [{name}]"
         cells = [f"{100 * r[f'ap{int(round(t * 100))}']:.1f}" for t in TABLE_IOUS]
         p = "-" if r["pck@0.2"] is None else f"{100 * r['pck@0.2']:.1f}"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {100 * r['ap']:.1f} | {p} | {r['parameters']:,} |")
+        params = f"{r['parameters']:,}" if r["parameters"] else "-"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {100 * r['ap']:.1f} | {p} | {params} |")
     lines.append("")
     lines.append(f"{table['n_instances']} person instances in {table['n_images']} images; "
                  "masks pasted into the image from oracle boxes, COCOeval segm (p2i_prior.coco).")

@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from p2i_prior._util import check_choice, check_positive_float, check_positive_int

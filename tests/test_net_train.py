@@ -239,15 +239,19 @@ def test_train_and_eval_net_cli_on_the_fixture(tmp_path, capsys):
     rc = main(["eval-net", str(tmp_path / "seg_only" / "checkpoint.pt"),
                f"pose2seg={tmp_path / 'cascaded' / 'checkpoint.pt'}", "--coco", FIXTURE,
                "--threads", "1", "--out-json", str(tmp_path / "t.json"),
-               "--out-md", str(tmp_path / "t.md"), "--results-dir", str(tmp_path / "res")])
+               "--out-md", str(tmp_path / "t.md"), "--results-dir", str(tmp_path / "res"),
+               "--references"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "| Model | AP@0.5 | AP@0.6 | AP@0.7 | AP@0.8 | AP@0.9 | AP@[.5:.95] | PCK@0.2 | params |" in out
     assert "Segmentation only" in out and "Pose2Seg cascaded" in out and "[pose2seg]" in out
     table = json.load(open(tmp_path / "t.json"))
-    assert table["n_instances"] == 12 and set(table["rows"]) == {"seg_only", "pose2seg"}
+    assert table["n_instances"] == 12
+    assert set(table["rows"]) == {"seg_only", "pose2seg", "oracle box", "crop ceiling"}
     for row in table["rows"].values():
         assert 0 <= row["ap"] <= row["ap50"] <= 1 and row["n_detections"] == 12
+    assert table["rows"]["crop ceiling"]["ap50"] == pytest.approx(1.0)
+    assert table["rows"]["oracle box"]["ap"] < table["rows"]["crop ceiling"]["ap"]
     assert table["rows"]["seg_only"]["pck@0.2"] is None
     segm = json.load(open(tmp_path / "res" / "pose2seg_segm.json"))
     kps = json.load(open(tmp_path / "res" / "pose2seg_keypoints.json"))
