@@ -61,6 +61,8 @@ __all__ = [
     "rag_distance",
     "rag_distances",
     "sweep_distance",
+    "slic",
+    "slic_batch",
     "fuse",
     "pose_instance_maps",
 ]
@@ -70,9 +72,9 @@ DEVICES = ("auto", "cpu", "cuda")
 #: Launch configurations: tuned for a GPU, and tiny under the simulator (each simulated thread
 #: is a Python thread) so that multi-block and edge paths run on small test inputs.
 _LAUNCH_GPU = dict(block=(32, 8), threads=256, scan=1024, bf=256, sweep=512, tile=32, rows=4,
-                   fuse=256, stats_threads=256, stats_blocks=64)
+                   fuse=256, stats_threads=256, stats_blocks=64, update=128)
 _LAUNCH_SIM = dict(block=(4, 4), threads=8, scan=4, bf=8, sweep=4, tile=4, rows=2, fuse=8,
-                   stats_threads=8, stats_blocks=2)
+                   stats_threads=8, stats_blocks=2, update=8)
 
 
 def launch_config(name: str) -> Any:
@@ -416,6 +418,239 @@ def sobel_batch(images: Any, *, block: tuple[int, int] | None = None) -> Any:
     stream = stream_of(images)
     out = _sobel_device(as_device(images, "images"), stream, block)
     return to_kind(out, images)
+
+
+# ----------------------------------------------------------------------------------------------
+# SLIC
+# ----------------------------------------------------------------------------------------------
+
+
+def _slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: int,
+                 enforce_connectivity: bool, min_size_factor: float, stream: Any) -> tuple[Any, np.ndarray]:
+    """(B, H, W, C) checked device images -> ((B, H, W) int32 device labels, (B,) counts)."""
+    from numba import cuda
+
+    from .kernels import cuda_rag as kr
+    from .kernels import cuda_slic as kslic
+    from .superpixels import _nearest_cell, _seed_grid
+
+    B, H, W, C = _shape(imgs)
+    N = H * W
+    blk = launch_config("block")
+    thr = launch_config("threads")
+    grid3 = (-(-W // blk[0]), -(-H // blk[1]), B)
+    threads3 = blk + (1,)
+    grid2 = (-(-N // thr), B)
+    to_dev = lambda a: cuda.to_device(np.ascontiguousarray(a), stream=stream)
+
+    lohi = to_dev(np.tile(np.array([np.inf, -np.inf]), (B, 1)))
+    flat = imgs.reshape((B, N * C))
+    kslic.minmax_kernel[(min(64, -(-N * C // thr)), B), thr, stream](flat, lohi)
+    planes = cuda.device_array((B, 3, H, W), np.float32, stream=stream)
+    kslic.lab_kernel[grid3, threads3, stream](imgs, lohi, planes)
+
+    start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
+    row_cell = _nearest_cell(H, start_y, step_y, ny)
+    col_cell = _nearest_cell(W, start_x, step_x, nx)
+    row_lo = np.searchsorted(row_cell, np.arange(ny), "left").astype(np.int32)
+    row_hi = np.searchsorted(row_cell, np.arange(ny), "right").astype(np.int32)
+    cols = np.arange(nx, dtype=np.int32)
+    xlo = np.searchsorted(col_cell, cols - 1, "left").astype(np.int32)
+    xhi = np.searchsorted(col_cell, cols + 1, "right").astype(np.int32)
+    K = ny * nx
+    centres = np.zeros((K, 5), np.float32)
+    centres[:, 0] = np.repeat(start_y + step_y * np.arange(ny), nx)
+    centres[:, 1] = np.tile(start_x + step_x * np.arange(nx), ny)
+    d_centres = to_dev(np.broadcast_to(centres, (B, K, 5)))
+    alive = to_dev(np.ones((B, K), np.uint8))
+    m = np.float32((compactness / float(max(step_y, step_x))) ** 2)
+    d_row_cell, d_col_cell = to_dev(row_cell), to_dev(col_cell)
+    d_row_lo, d_row_hi, d_xlo, d_xhi = to_dev(row_lo), to_dev(row_hi), to_dev(xlo), to_dev(xhi)
+
+    labels = cuda.device_array((B, H, W), np.int32, stream=stream)
+    previous = cuda.device_array((B, H, W), np.int32, stream=stream)
+    kr.fill_value_kernel[-(-B * N // thr), thr, stream](previous.reshape(B * N), np.int32(-1))
+    changed = kr.full(B, 0, np.int64, thr, stream)
+    done = kr.full(B, 0, np.uint8, thr, stream)
+    upd_threads = launch_config("update")
+    update = kslic.update_kernels(upd_threads)
+    kslic.assign_kernel[grid3, threads3, stream](planes, d_centres, alive, d_row_cell, d_col_cell,
+                                                 nx, m, False, labels, previous, changed, done)
+    kr.fill_value_kernel[1, thr, stream](changed, np.int64(0))
+    for _ in range(1, max(max_num_iter, 1)):
+        update[(K, B), upd_threads, stream](planes, labels, d_row_lo, d_row_hi, d_xlo, d_xhi, nx,
+                                            d_centres, alive, done)
+        labels, previous = previous, labels
+        kslic.assign_kernel[grid3, threads3, stream](planes, d_centres, alive, d_row_cell,
+                                                     d_col_cell, nx, m, True, labels, previous,
+                                                     changed, done)
+        kslic.done_kernel[-(-B // thr), thr, stream](changed, done)
+
+    scan_threads = launch_config("scan")
+    if not enforce_connectivity:
+        used = kr.full(B * K, 0, np.int64, thr, stream).reshape((B, K))
+        kslic.used_kernel[grid3, threads3, stream](labels, used)
+        rank = cuda.device_array((B, K + 1), np.int64, stream=stream)
+        kslic.scan_rows_kernel[B, scan_threads, stream](used, rank)
+        out = cuda.device_array((B, H, W), np.int32, stream=stream)
+        kslic.relabel_kernel[grid3, threads3, stream](labels, rank, out)
+        return out, rank[:, K].copy_to_host(stream=stream)
+    min_size = int(min_size_factor * (H * W / K))
+    return _enforce_connectivity_device(labels, min_size, stream)
+
+
+def _enforce_connectivity_device(labels: Any, min_size: int, stream: Any = 0) -> tuple[Any, np.ndarray]:
+    """(B, H, W) int32 device cluster labels -> (connected labels, (B,) region counts)."""
+    from numba import cuda
+
+    from .kernels import cuda_rag as kr
+    from .kernels import cuda_slic as kslic
+
+    B, H, W = _shape(labels)
+    N = H * W
+    blk = launch_config("block")
+    thr = launch_config("threads")
+    grid3 = (-(-W // blk[0]), -(-H // blk[1]), B)
+    threads3 = blk + (1,)
+    grid2 = (-(-N // thr), B)
+    scan_threads = launch_config("scan")
+    parent = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.ccl_init_kernel[grid2, thr, stream](parent)
+    kslic.ccl_union_kernel[grid3, threads3, stream](labels, parent)
+    kslic.ccl_flatten_kernel[grid2, thr, stream](parent)
+    size = kr.full(B * N, 0, np.int32, thr, stream).reshape((B, N))
+    kslic.size_kernel[grid2, thr, stream](parent, size)
+    qsize = cuda.device_array((B, N), np.int64, stream=stream)
+    kslic.queue_size_kernel[grid2, thr, stream](parent, size, min_size, qsize)
+    qoff = cuda.device_array((B, N + 1), np.int64, stream=stream)
+    kslic.scan_rows_kernel[B, scan_threads, stream](qsize, qoff)
+    queue = cuda.device_array((B, N), np.int32, stream=stream)
+    link = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.bfs_link_kernel[grid2, thr, stream](parent, W, qsize, qoff, queue, link)
+    target = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.merge_kernel[grid2, thr, stream](parent, size, min_size, link, target)
+    kept = cuda.device_array((B, N), np.int64, stream=stream)
+    kslic.kept_kernel[grid2, thr, stream](parent, size, min_size, kept)
+    rank = cuda.device_array((B, N + 1), np.int64, stream=stream)
+    kslic.scan_rows_kernel[B, scan_threads, stream](kept, rank)
+    lab1 = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.final_label_kernel[grid2, thr, stream](target, rank, lab1)
+    size0 = kr.full(B, 0, np.int64, thr, stream)
+    key = kr.full(B, 4 * N, np.int64, thr, stream)
+    kslic.zero_region_kernel[grid2, thr, stream](lab1, W, size0, key)
+    out = cuda.device_array((B, N), np.int32, stream=stream)
+    n_out = cuda.device_array(B, np.int64, stream=stream)
+    kslic.zero_fix_kernel[grid2, thr, stream](lab1, W, rank, size0, key, min_size, out, n_out)
+    return out.reshape((B, H, W)), n_out.copy_to_host(stream=stream)
+
+
+def _check_slic_images(images: Any, name: str, batched: bool) -> Any:
+    """(B, H, W, C) device images, validated as :func:`p2i_prior.slic` validates its image."""
+    shp = _shape(images) if hasattr(images, "shape") else np.shape(images)
+    lead = 1 if batched else 0
+    layout = "(B, H, W) or (B, H, W, 3)" if batched else "(H, W) or (H, W, 3)"
+    if len(shp) not in (2 + lead, 3 + lead):
+        raise ValueError(f"{name}: expected {layout}, got shape {shape_str(shp)}")
+    if len(shp) == 3 + lead and shp[-1] != 3:
+        raise ValueError(f"{name}: expected 3 colour channels, {layout}, got shape {shape_str(shp)}")
+    dev = as_device(images, name)
+    dt = np.dtype(dev.dtype)
+    if dt.kind == "c" or dt.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real-valued (uint8 or float) array, got dtype {dt}")
+    if 0 in shp:
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(shp)}")
+    if dt == np.bool_:
+        dev = dev.view(np.uint8)
+    if dt.kind == "f":
+        stats = device_stats(dev)
+        _check_finite_dev(stats, name)
+        if stats[0] < 0.0 or stats[1] > 1.0:
+            raise ValueError(
+                f"{name}: expected float values in [0, 1], got values in [{stats[0]:g}, {stats[1]:g}]"
+            )
+    grey = len(shp) == 2 + lead
+    B = shp[0] if batched else 1
+    H, W = shp[lead : lead + 2]
+    return dev.reshape((B, H, W, 1 if grey else 3))
+
+
+def _slic_params(H: int, W: int, n_segments, compactness, max_num_iter, enforce_connectivity,
+                 min_size_factor, max_size_factor):
+    n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)
+    compactness = check_positive_float(compactness, "compactness")
+    max_num_iter = check_positive_int(max_num_iter, "max_num_iter", minimum=0)
+    if not isinstance(enforce_connectivity, (bool, np.bool_)):
+        raise TypeError(
+            f"enforce_connectivity: expected a bool, got "
+            f"{type(enforce_connectivity).__name__} {enforce_connectivity!r}"
+        )
+    min_size_factor = check_positive_float(min_size_factor, "min_size_factor", allow_zero=True)
+    max_size_factor = check_positive_float(max_size_factor, "max_size_factor")
+    if max_size_factor <= min_size_factor:
+        raise ValueError(
+            f"max_size_factor: expected a number > min_size_factor ({min_size_factor:g}), "
+            f"got {max_size_factor:g}"
+        )
+    return n_segments, compactness, max_num_iter, bool(enforce_connectivity), min_size_factor
+
+
+def slic(image: Any, n_segments: int = 1000, compactness: float = 10.0, max_num_iter: int = 10,
+         enforce_connectivity: bool = True, *, min_size_factor: float = 0.5,
+         max_size_factor: float = 3.0) -> Any:
+    """:func:`p2i_prior.slic` on the GPU (same parameters, same seed grid and rules).
+
+    Labels equal the CPU's except where two clusters tie to float32 precision (and, with
+    connectivity, where the CPU cuts a region larger than ``max_size_factor`` cells, which
+    the GPU never cuts); see the module docstring of ``kernels/cuda_slic.py``.
+
+    Returns
+    -------
+    (H, W) int32 labels ``0 .. K-1`` of the image's kind.
+
+    Examples
+    --------
+    >>> import cupy  # doctest: +SKIP
+    >>> slic(cupy.zeros((60, 80, 3), cupy.uint8), n_segments=12).shape  # doctest: +SKIP
+    (60, 80)
+    """
+    dev = _check_slic_images(image, "image", False)
+    _, H, W, _ = _shape(dev)
+    params = _slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                          min_size_factor, max_size_factor)
+    out, _ = _slic_device(dev, *params, stream_of(image))
+    return to_kind(out.reshape((H, W)), image)
+
+
+def slic_batch(images: Any, n_segments: int = 1000, compactness: float = 10.0,
+               max_num_iter: int = 10, enforce_connectivity: bool = True, *,
+               min_size_factor: float = 0.5, max_size_factor: float = 3.0) -> tuple[Any, np.ndarray]:
+    """SLIC of B images of one size, every stage one launch for the batch.
+
+    Parameters
+    ----------
+    images : (B, H, W, 3) or (B, H, W) array
+        As :func:`p2i_prior.slic`'s image, each rescaled by its own minimum and maximum.
+    n_segments, compactness, max_num_iter, enforce_connectivity, min_size_factor, max_size_factor
+        As :func:`p2i_prior.slic`.
+
+    Returns
+    -------
+    labels : (B, H, W) int32 array of the input's kind
+    counts : (B,) int64 numpy array, the number of superpixels of each image
+
+    Examples
+    --------
+    >>> import cupy  # doctest: +SKIP
+    >>> labels, counts = slic_batch(cupy.zeros((2, 60, 80, 3), cupy.uint8), n_segments=12)  # doctest: +SKIP
+    >>> counts.tolist()  # doctest: +SKIP
+    [12, 12]
+    """
+    dev = _check_slic_images(images, "images", True)
+    _, H, W, _ = _shape(dev)
+    params = _slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                          min_size_factor, max_size_factor)
+    out, counts = _slic_device(dev, *params, stream_of(images))
+    return to_kind(out, images), counts
 
 
 # ----------------------------------------------------------------------------------------------
@@ -987,8 +1222,8 @@ def pose_instance_maps(
         As :func:`p2i_prior.pose_instance_map` (``length_weight`` and ``extent`` are not
         available on the GPU path).
     labels : (B, H, W) int array, optional
-        Precomputed superpixels for ``method="rag"``; default: :func:`p2i_prior.slic` of each
-        image.
+        Precomputed superpixels for ``method="rag"``; default: GPU SLIC of each image
+        (:func:`slic_batch`, the parameters of :func:`p2i_prior.slic`).
     boxes : B arrays of (n_b, 4), optional
         COCO box gates.
     person_scores : (B, H, W) float array, optional
@@ -1077,12 +1312,9 @@ def pose_instance_maps(
     thr = launch_config("threads")
     if method == "rag":
         if labels is None:
-            from .superpixels import slic
-
-            host = imgs.copy_to_host()
-            labs_dev = to_dev(np.stack([np.asarray(slic(host[b], n_segments=n_segments,
-                                                           compactness=compactness))
-                                        for b in range(B)]).astype(np.int32))
+            sl = _check_slic_images(imgs, "images", True)
+            params = _slic_params(H, W, n_segments, compactness, 10, True, 0.5, 3.0)
+            labs_dev, _ = _slic_device(sl, *params, stream)
         else:
             labs_dev = _check_labels_dev(labels, "labels", 3)
             if _shape(labs_dev) != (B, H, W):
