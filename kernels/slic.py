@@ -217,7 +217,7 @@ def lab_planes_float(image, lo, scale):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, labels,
-           previous, sums):
+           previous, sums, accumulate):
     """One SLIC assignment step (gather over the 3 x 3 neighbouring clusters), fused with
     the sums of the next centre update.
 
@@ -240,9 +240,10 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
     labels : (H, W) int32, written: the cluster of each pixel
     previous : (H, W) int32, the previous labels (read to count changes; a pixel whose nine
         candidates are all dead would keep its previous label)
-    sums : (ny, 3, nx, 6) float64 or (0, 3, nx, 6) to skip them, written:
-        ``sums[iy, dy + 1, kx]`` is ``(n, sum y, sum x, sum L, sum a, sum b)`` over the pixels
-        of cell row ``iy`` in cluster ``(iy + dy, kx)``
+    sums : (ny, 3, nx, 6) float64, written if ``accumulate``: ``sums[iy, dy + 1, kx]`` is
+        ``(n, sum y, sum x, sum L, sum a, sum b)`` over the pixels of cell row ``iy`` in
+        cluster ``(iy + dy, kx)``
+    accumulate : bool, compute ``sums`` (not needed after the last assignment)
 
     Returns
     -------
@@ -250,23 +251,28 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
     """
     W = planes.shape[2]
     ny = row_lo.shape[0]
-    accumulate = sums.shape[0] == ny
     zero = np.float32(0.0)
+    inf = np.float32(np.inf)
+    Wp = W + 16  # row buffers padded so that every distance loop runs a multiple of 16
     changed = 0
     for iy in prange(ny):
-        best = np.empty(W, np.float32)
+        best = np.empty(Wp, np.float32)
+        lbuf = np.zeros(Wp, np.int32)
+        Lrow = np.zeros(Wp, np.float32)
+        arow = np.zeros(Wp, np.float32)
+        brow = np.zeros(Wp, np.float32)
+        acc = sums[iy]
         if accumulate:
-            acc = sums[iy]
             acc[:] = 0.0
         for y in range(row_lo[iy], row_hi[iy]):
             lrow = labels[y]
             prow = previous[y]
             for x in range(W):
-                lrow[x] = prow[x]
-                best[x] = np.inf
-            Lrow = planes[0, y]
-            arow = planes[1, y]
-            brow = planes[2, y]
+                lbuf[x] = prow[x]
+                best[x] = inf
+                Lrow[x] = planes[0, y, x]
+                arow[x] = planes[1, y, x]
+                brow[x] = planes[2, y, x]
             fy = np.float32(y)
             # candidates in increasing k with a strict "<": the lowest k wins ties (as skimage)
             for ky in range(max(iy - 1, 0), min(iy + 2, ny)):
@@ -278,33 +284,40 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
                     cx = centres[k, 1]
                     x0 = xlo[kx]
                     n = xhi[kx] - x0
-                    # 0-based slices and few arrays: LLVM vectorises the loops below
-                    bs = best[x0:x0 + n]
-                    ls = lrow[x0:x0 + n]
+                    # 0-based slices, few arrays, a trip count that is a multiple of 16 (the
+                    # pixels past n get distance inf and keep their values): LLVM vectorises
+                    # these loops without a scalar remainder
+                    n16 = (n + 15) & ~15
+                    bs = best[x0:x0 + n16]
+                    ls = lbuf[x0:x0 + n16]
                     if use_color:
                         cL = centres[k, 2]
                         ca = centres[k, 3]
                         cb = centres[k, 4]
-                        Ls = Lrow[x0:x0 + n]
-                        As = arow[x0:x0 + n]
-                        Bs = brow[x0:x0 + n]
-                        for i in range(n):
+                        Ls = Lrow[x0:x0 + n16]
+                        As = arow[x0:x0 + n16]
+                        Bs = brow[x0:x0 + n16]
+                        for i in range(n16):
                             d = slic_distance(
                                 Ls[i], As[i], Bs[i], fy, np.float32(x0 + i), cL, ca, cb, cy, cx, m
                             )
+                            d = d if i < n else inf
                             b = bs[i]
                             closer = d < b
                             bs[i] = d if closer else b
                             ls[i] = k if closer else ls[i]
                     else:
-                        for i in range(n):
+                        for i in range(n16):
                             d = slic_distance(
                                 zero, zero, zero, fy, np.float32(x0 + i), zero, zero, zero, cy, cx, m
                             )
+                            d = d if i < n else inf
                             b = bs[i]
                             closer = d < b
                             bs[i] = d if closer else b
                             ls[i] = k if closer else ls[i]
+            for x in range(W):
+                lrow[x] = lbuf[x]
             c = 0
             for x in range(W):
                 if lrow[x] != prow[x]:

@@ -214,15 +214,14 @@ def slic(
     labels = np.empty((H, W), np.int32)
     previous = np.full((H, W), -1, np.int32)
     sums = np.empty((ny, 3, nx, 6), np.float64)
-    no_sums = sums[:0]
     n_assign = max(max_num_iter, 1)
     assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, False, labels, previous,
-           sums if n_assign > 1 else no_sums)
+           sums, n_assign > 1)
     for it in range(1, n_assign):
         update(sums, nx, centres, alive)
         labels, previous = previous, labels
         changed = assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, True, labels,
-                         previous, sums if it < n_assign - 1 else no_sums)
+                         previous, sums, it < n_assign - 1)
         if changed == 0:
             break
 
