@@ -494,7 +494,7 @@ def _slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: i
         kslic.scan_rows_kernel[B, scan_threads, stream](used, rank)
         out = cuda.device_array((B, H, W), np.int32, stream=stream)
         kslic.relabel_kernel[grid3, threads3, stream](labels, rank, out)
-        return out, rank[:, K].copy_to_host(stream=stream)
+        return out, rank.copy_to_host(stream=stream)[:, K]
     min_size = int(min_size_factor * (H * W / K))
     return _enforce_connectivity_device(labels, min_size, stream)
 

@@ -126,3 +126,16 @@ def test_gpu_bench_imports_and_parses(capsys):
         pytest.skip("a GPU is present: the bench would run")
     assert gpu_bench.main(["--quick"]) == 2
     assert "no CUDA GPU visible" in capsys.readouterr().err
+
+
+def test_pose_instance_maps_with_gpu_slic(rng):
+    """labels=None: SLIC runs on the device too; the CPU pipeline with CPU SLIC agrees."""
+    H, W = 10, 12
+    imgs = rng.integers(0, 256, (1, H, W, 3), dtype=np.uint8)
+    kps = [np.stack([_person(rng, H, W) for _ in range(2)])]
+    (got,) = _gpu.pose_instance_maps(imgs, kps, n_segments=6)
+    labels = np.asarray(p.slic(imgs[0], n_segments=6))
+    gpu_labels = _gpu.slic(imgs[0], n_segments=6)
+    assert (gpu_labels == labels).mean() >= 0.995
+    if (gpu_labels == labels).all():
+        np.testing.assert_allclose(got, p.pose_instance_map(imgs[0], kps[0], n_segments=6), atol=1e-6)

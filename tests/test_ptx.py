@@ -56,11 +56,36 @@ SIGNATURES = {
                         f"{A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I32, 1)})"],
         "sort_rows_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I32, 1)})"],
         "fill_value_kernel": [f"void({A(I32, 1)}, int32)", f"void({A(U8, 1)}, uint8)",
-                              f"void({A(F64, 1)}, float64)"],
+                              f"void({A(F64, 1)}, float64)", f"void({A(I64, 1)}, int64)"],
         "seeds_from_pixels_kernel": [f"void({A(I32, 3)}, {A(I32, 1)}, {A(I32, 1)}, {A(I32, 1)}, "
                                      f"{A(I32, 1)}, {A(U8, 2)})"],
         "pixel_mask_kernel": [f"void({A(I32, 1)}, {A(I32, 1)}, {A(I32, 1)}, {A(U8, 3)})"],
         "stats_kernel": [f"void({A(F32, 1)}, {A(F64, 1)})", f"void({A(U8, 1)}, {A(F64, 1)})"],
+    },
+    "cuda_slic": {
+        "minmax_kernel": [f"void({A(U8, 2)}, {A(F64, 2)})", f"void({A(F64, 2)}, {A(F64, 2)})"],
+        "lab_kernel": [f"void({A(U8, 4)}, {A(F64, 2)}, {A(F32, 4)})",
+                       f"void({A(F64, 4)}, {A(F64, 2)}, {A(F32, 4)})"],
+        "assign_kernel": [f"void({A(F32, 4)}, {A(F32, 3)}, {A(U8, 2)}, {A(I32, 1)}, {A(I32, 1)}, int64, "
+                          f"float32, boolean, {A(I32, 3)}, {A(I32, 3)}, {A(I64, 1)}, {A(U8, 1)})"],
+        "done_kernel": [f"void({A(I64, 1)}, {A(U8, 1)})"],
+        "update_kernel": [f"void({A(F32, 4)}, {A(I32, 3)}, {A(I32, 1)}, {A(I32, 1)}, {A(I32, 1)}, "
+                          f"{A(I32, 1)}, int64, {A(F32, 3)}, {A(U8, 2)}, {A(U8, 1)})"],
+        "ccl_init_kernel": [f"void({A(I32, 2)})"],
+        "ccl_union_kernel": [f"void({A(I32, 3)}, {A(I32, 2)})"],
+        "ccl_flatten_kernel": [f"void({A(I32, 2)})"],
+        "size_kernel": [f"void({A(I32, 2)}, {A(I32, 2)})"],
+        "queue_size_kernel": [f"void({A(I32, 2)}, {A(I32, 2)}, int64, {A(I64, 2)})"],
+        "bfs_link_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 2)}, {A(I64, 2)}, {A(I32, 2)}, {A(I32, 2)})"],
+        "merge_kernel": [f"void({A(I32, 2)}, {A(I32, 2)}, int64, {A(I32, 2)}, {A(I32, 2)})"],
+        "kept_kernel": [f"void({A(I32, 2)}, {A(I32, 2)}, int64, {A(I64, 2)})"],
+        "scan_rows_kernel": [f"void({A(I64, 2)}, {A(I64, 2)})"],
+        "final_label_kernel": [f"void({A(I32, 2)}, {A(I64, 2)}, {A(I32, 2)})"],
+        "zero_region_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 1)}, {A(I64, 1)})"],
+        "zero_fix_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 2)}, {A(I64, 1)}, {A(I64, 1)}, int64, "
+                            f"{A(I32, 2)}, {A(I64, 1)})"],
+        "used_kernel": [f"void({A(I32, 3)}, {A(I64, 2)})"],
+        "relabel_kernel": [f"void({A(I32, 3)}, {A(I64, 2)}, {A(I32, 3)})"],
     },
     "cuda_sweep": {
         "sweep_kernel": [f"void({A(U8, 3)}, {A(F64, 3)}, {A(I32, 1)}, boolean, int64, float64, "
@@ -140,3 +165,5 @@ def test_hot_loops_stay_in_registers_and_shared_memory(report):
     assert ptx[key("cuda_shortest_paths", "fw_phase3")]["shared"] > 0
     assert ptx[key("cuda_shortest_paths", "bf_shared_kernel")]["shared"] > 0
     assert ptx[key("cuda_sweep", "sweep_kernel")]["local"] == 0
+    assert ptx[key("cuda_slic", "assign_kernel")]["local"] == 0
+    assert ptx[key("cuda_slic", "update_kernel")]["shared"] > 0
