@@ -165,6 +165,13 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    def tidy(ax):
+        for a in (ax.xaxis, ax.yaxis):
+            a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            a.set_major_formatter(FormatStrFormatter("%g"))
+            a.set_minor_formatter(NullFormatter())
 
     paths = []
     comps = result["comparisons"]
@@ -203,6 +210,7 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
         ax.set_title(f"exact RAG distance, {result['config']['k_size'][0]}x{result['config']['k_size'][1]}", fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(True, which="both", alpha=0.3)
+        tidy(ax)
         fig.tight_layout()
         paths.append(os.path.join(out_dir, f"{stem}-rag-distance.png"))
         fig.savefig(paths[-1], dpi=110)
@@ -213,7 +221,15 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
         names = {"pixels": "pixels (H x W)", "superpixels": "superpixels K", "people": "people n"}
         for ax, (axis, f) in zip(axes[0], fits.items()):
             x, t = np.array(f["x"]), np.array(f["median_s"])
-            ax.loglog(x, t, "o", label="measured")
+            pts = sorted((p["x"], p["q1_s"], p["q3_s"]) for p in result.get("scaling", [])
+                         if p["axis"] == axis and "q1_s" in p)
+            if len(pts) == len(x):
+                err = [t - [p[1] for p in pts], [p[2] for p in pts] - t]
+                ax.errorbar(x, t, yerr=np.clip(err, 0, None), fmt="o", label="measured (median, IQR)")
+            else:
+                ax.plot(x, t, "o", label="measured (median)")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
             if f["exponent"] is not None:
                 xx = np.geomspace(x.min(), x.max(), 50)
                 ax.loglog(xx, f["coefficient_s"] * xx ** f["exponent"], "-",
@@ -222,6 +238,7 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
             ax.set_ylabel("end-to-end time (s)")
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
+            tidy(ax)
         fig.suptitle("pose2instance end-to-end prior (pose_instance_map + segment_instances)", fontsize=9)
         fig.tight_layout()
         paths.append(os.path.join(out_dir, f"{stem}-scaling.png"))
