@@ -601,7 +601,11 @@ def case_end_to_end(x: Inputs, config: Config) -> dict:
     img, kp, score = x.image, x.keypoints, x.score
     ours_labels = ours_pipeline(img, kp, score, n)
     ref_labels = reference_pipeline(img, kp, score, n)
+    import p2i_prior as P
+
     params = {"n_segments": n, "n_people": int(kp.shape[0]),
+              "K": {"p2i.slic": int(P.slic(img, n_segments=n).max()) + 1,
+                    "skimage.slic": int(skimage_slic(img, n).max()) + 1},
               "label_agreement": float((np.asarray(ours_labels) == ref_labels).mean())}
     fns = {"p2i.pose_instance_map+segment_instances": lambda: ours_pipeline(img, kp, score, n),
            "skimage+scipy pipeline": lambda: reference_pipeline(img, kp, score, n)}

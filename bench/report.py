@@ -134,15 +134,24 @@ def markdown(result: dict) -> str:
             lines.append(f"| {axis} | {pts} | {b} |")
     for p in result.get("profiles", []):
         lines += ["", f"## Stage profile: {p['case']} {p['size']} {p['input']} (median ms per stage)", "",
-                  "| stage | ours | reference |", "|---|---|---|"]
+                  "| stage | ours | ours share | reference | reference share |", "|---|---|---|---|---|"]
+        to, tr = sum(p["ours"].values()), sum(p["reference"].values())
         for stage in dict.fromkeys(list(p["ours"]) + list(p["reference"])):
-            lines.append(f"| {stage} | {_ms(p['ours'].get(stage))} | {_ms(p['reference'].get(stage))} |")
-        lines.append(f"| **total** | {_ms(sum(p['ours'].values()))} | {_ms(sum(p['reference'].values()))} |")
+            o, r = p["ours"].get(stage), p["reference"].get(stage)
+            lines.append(f"| {stage} | {_ms(o)} | {_pct(o, to)} | {_ms(r)} | {_pct(r, tr)} |")
+        lines.append(f"| **total** | {_ms(to)} | | {_ms(tr)} | |")
+        if p["ours"].get("slic"):
+            lines += ["", f"Bound: with every stage but SLIC free, ours would be at most "
+                      f"{_x(tr / p['ours']['slic'])} faster than the reference pipeline."]
     if result["skipped"]:
         lines += ["", "## Skipped", ""]
         for s in result["skipped"]:
             lines.append(f"- {s['case']} {s['size']} {s['impl']}: {s['reason']}")
     return "\n".join(lines) + "\n"
+
+
+def _pct(v: float | None, total: float) -> str:
+    return "" if v is None or not total else f"{100 * v / total:.0f}%"
 
 
 def _key(params: dict) -> str:
