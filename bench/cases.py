@@ -756,7 +756,8 @@ def gpu_cases(config: Config) -> dict:
         return {"skipped": [_skip("gpu", None, "*", f"bench.gpu_bench not importable ({exc})", size)]}
     run = getattr(gpu_bench, "run", None)
     if not callable(run):
-        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(config)", size)]}
+        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(config) -> dict; "
+                                  "run `python -m bench.gpu_bench` for the GPU cases (its own JSON)", size)]}
     out = run(config)
     if not isinstance(out, dict):
         return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench.run returned no dict", size)]}
