@@ -1033,6 +1033,14 @@ def sweep_distance(seeds_mask: Any, speed: Any = None, *, max_sweeps: int = 400,
         _check_finite_dev(stats, "speed")
         if stats[0] <= 0:
             raise ValueError(f"speed: expected values > 0, got minimum {stats[0]!r}")
+        f32 = np.finfo(np.float32)
+        hi, lo = (H + W) / stats[0], 1.0 / stats[1] / np.sqrt(2.0)
+        if not (hi <= float(f32.max) and lo >= float(f32.tiny)):
+            raise ValueError(
+                f"speed: expected values in a range whose travel times fit float32, got speeds from "
+                f"{stats[0]!r} to {stats[1]!r} (travel times would reach "
+                f"{hi:.3g} or go below {lo:.3g}); rescale the speed"
+            )
         S = 1 if len(sshape) == 2 else n
         sp = sp.reshape((S, H, W))
         slowness = cuda.device_array((S, H, W), np.float64, stream=stream)

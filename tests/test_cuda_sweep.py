@@ -82,6 +82,7 @@ def test_geodesic_slowness_kernel(rng):
         ((np.zeros((2, 2), bool), np.ones((3, 2))), ValueError, r"speed: expected shape \(2, 2\) \(the image's\) or \(1, 2, 2\), got \(3, 2\)"),
         ((np.zeros((2, 2), bool), np.zeros((2, 2))), ValueError, r"speed: expected values > 0, got minimum 0.0"),
         ((np.zeros((2, 2), bool), np.full((2, 2), np.nan)), ValueError, r"speed: expected finite values, got 4 NaN/inf"),
+        ((np.zeros((2, 2), bool), np.full((2, 2), 1e-40)), ValueError, r"speed: expected values in a range whose travel times fit float32"),
     ],
 )
 def test_gpu_sweep_distance_bad_input(args, exc, msg):
