@@ -10,7 +10,8 @@ rag_distance, sweep_distance
 
 Pipeline
 --------
-pose_instance_map, segment_instances, box_instances, masks_from_labels, masks_to_rle
+pose_instance_map, segment_instances, segment_people, box_instances, masks_from_labels,
+masks_to_rle
 
 Synthetic data
 --------------
@@ -45,6 +46,9 @@ _EXPORTS = {
     "pose_instance_maps": "pipeline",
     "instance_distances": "pipeline",
     "segment_instances": "pipeline",
+    "segment_people": "pipeline",
+    "component_gate": "pipeline",
+    "instance_scales": "pipeline",
     "box_instances": "pipeline",
     "masks_from_labels": "masks",
     "masks_to_rle": "masks",

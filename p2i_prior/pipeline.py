@@ -49,6 +49,7 @@ __all__ = [
     "instance_scales",
     "softmax_instances",
     "segment_instances",
+    "segment_people",
     "box_instances",
     "DEFAULT_TEMPERATURE",
 ]
@@ -94,25 +95,57 @@ def _box_masks(boxes: np.ndarray, H: int, W: int) -> np.ndarray:
     return iny[:, :, None] & inx[:, None, :]
 
 
-def instance_scales(keypoints: Any) -> np.ndarray:
-    """(n,) float64: each instance's size in pixels, from its labelled keypoints.
+#: Average length of COCO keypoint pairs as a fraction of standing height (anthropometric
+#: segment proportions after Drillis & Contini, 1966). Body pairs first, face pairs last.
+BODY_PROPORTIONS: tuple[tuple[int, int, float], ...] = (
+    (5, 11, 0.288), (6, 12, 0.288),  # shoulder - hip (torso side)
+    (11, 13, 0.245), (12, 14, 0.245),  # thigh
+    (13, 15, 0.246), (14, 16, 0.246),  # shin
+    (5, 7, 0.186), (6, 8, 0.186),  # upper arm
+    (7, 9, 0.146), (8, 10, 0.146),  # forearm
+    (5, 6, 0.259),  # shoulder width
+    (11, 12, 0.191),  # hip width
+)
+FACE_PROPORTIONS: tuple[tuple[int, int, float], ...] = (
+    (3, 4, 0.09),  # ear to ear
+    (1, 2, 0.035),  # eye to eye
+    (0, 1, 0.025), (0, 2, 0.025),  # nose to eye
+    (1, 3, 0.05), (2, 4, 0.05),  # eye to ear
+)
 
-    The square root of the area of the labelled keypoints' bounding box, at least
-    ``MIN_SCALE`` (16) pixels; ``nan`` for an instance without labelled keypoints.
+
+def instance_scales(keypoints: Any) -> np.ndarray:
+    """(n,) float64: each instance's estimated standing height in pixels, from its keypoints.
+
+    Every labelled pair of :data:`BODY_PROPORTIONS` gives ``length / proportion``; the estimate
+    is the largest of them (foreshortening only shortens a limb).  With no body pair labelled,
+    the face pairs of :data:`FACE_PROPORTIONS` are used; with neither, the diagonal of the
+    labelled keypoints' bounding box.  At least ``MIN_SCALE`` (16) pixels; ``nan`` for an
+    instance without labelled keypoints.
 
     Examples
     --------
-    >>> kp = np.zeros((1, 17, 3)); kp[0, 0] = (10, 10, 2); kp[0, 15] = (50, 110, 2)
-    >>> instance_scales(kp).round(1).tolist()
-    [63.2]
+    >>> kp = np.zeros((1, 17, 3)); kp[0, 11] = (10, 100, 2); kp[0, 13] = (10, 149, 2)
+    >>> instance_scales(kp).round(1).tolist()  # a 49-pixel thigh: a 200-pixel person
+    [200.0]
     """
     kp = check_keypoints(keypoints)
     out = np.full(kp.shape[0], np.nan)
     for i, person in enumerate(kp):
-        pts = person[person[:, 2] > 0, :2]
-        if len(pts):
-            ext = pts.max(axis=0) - pts.min(axis=0)
-            out[i] = max(MIN_SCALE, float(np.sqrt(ext[0] * ext[1])), float(ext.max()) / 4)
+        lab = person[:, 2] > 0
+        if not lab.any():
+            continue
+        best = 0.0
+        for table in (BODY_PROPORTIONS, FACE_PROPORTIONS):
+            for a, b, ratio in table:
+                if lab[a] and lab[b]:
+                    best = max(best, float(np.hypot(*(person[a, :2] - person[b, :2]))) / ratio)
+            if best > 0:
+                break
+        if best == 0.0:
+            pts = person[lab, :2]
+            best = float(np.hypot(*(pts.max(axis=0) - pts.min(axis=0))))
+        out[i] = max(MIN_SCALE, best)
     return out
 
 
@@ -404,6 +437,112 @@ def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.
     labels = (np.argmax(heat, axis=-1) + 1).astype(np.int32)
     labels[(score < threshold) | (pm.max(axis=-1) <= 0)] = 0
     return like(labels, pose_map)
+
+
+def component_gate(keypoints: Any, person_score: Any, *, threshold: float = 0.5) -> np.ndarray:
+    """(n, H, W) bool: the 8-connected components of ``person_score >= threshold`` that each
+    instance's skeleton touches.
+
+    A person is a connected region of person pixels: a component that no skeleton touches
+    belongs to somebody without keypoints, and no instance should take it.
+
+    Examples
+    --------
+    >>> score = np.zeros((3, 7)); score[:, :2] = 1; score[:, 4:] = 1
+    >>> kp = np.zeros((1, 17, 3)); kp[0, 0] = (0.5, 1.5, 2)
+    >>> component_gate(kp, score)[0].astype(int)
+    array([[1, 1, 0, 0, 0, 0, 0],
+           [1, 1, 0, 0, 0, 0, 0],
+           [1, 1, 0, 0, 0, 0, 0]])
+    """
+    from scipy import ndimage
+
+    from .skeleton import skeleton_pixels
+
+    score = _check_score(person_score, None)
+    threshold = _check_threshold(threshold)
+    kp = check_keypoints(keypoints)
+    comp, n_comp = ndimage.label(score >= threshold, structure=np.ones((3, 3), bool))
+    offsets, rows, cols = skeleton_pixels(kp, score.shape)
+    gate = np.zeros((kp.shape[0],) + score.shape, bool)
+    for i in range(kp.shape[0]):
+        touched = np.zeros(n_comp + 1, bool)
+        touched[comp[rows[offsets[i]:offsets[i + 1]], cols[offsets[i]:offsets[i + 1]]]] = True
+        touched[0] = False
+        gate[i] = touched[comp]
+    return gate
+
+
+def segment_people(
+    image: Any,
+    keypoints: Any,
+    person_score: Any,
+    *,
+    method: str = "geodesic",
+    threshold: float = 0.5,
+    components: bool = True,
+    boxes: Any = None,
+    extent: float | None = None,
+    **distance_options: Any,
+) -> Any:
+    """Instance labels straight from an image, keypoints and a person score (no (H, W, n) map).
+
+    Each person pixel (``person_score >= threshold``) goes to the nearest instance, in the
+    distance of ``method`` (:func:`instance_distances`), among the instances allowed there:
+    with ``components=True`` (default) only instances whose skeleton touches the pixel's
+    connected component of person pixels (:func:`component_gate`), so people without
+    keypoints are not pulled into the nearest skeleton; optionally only inside each instance's
+    box (``boxes``) and within ``extent`` of it (see :func:`pose_instance_map`).  With
+    ``components=False`` this equals ``segment_instances(pose_instance_map(...), score)`` (up to
+    float32 ties in the softmax).
+
+    On the COCO persons of ``../shared/data/coco_persons`` with the ground-truth score, the
+    component gate raised AP^r@[.5:.95] of the geodesic prior from 0.414 to 0.500 and of the
+    rag prior from 0.369 to 0.472 (see the README's evaluation section).
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W) array
+    keypoints : (n, 17, 3) array
+    person_score : (H, W) float array in [0, 1]
+    method : {"rag", "sweep", "geodesic"}
+    threshold : float in [0, 1]
+    components : bool
+    boxes : (n, 4) COCO [x, y, w, h] array, optional
+    extent : float > 0, optional
+    **distance_options
+        Passed to :func:`instance_distances` (``solver``, ``n_segments``, ``compactness``,
+        ``speed``, ``edge_weight``, ``length_weight``, ``labels``).
+
+    Returns
+    -------
+    (H, W) int32 array of the image's kind: 0 background, ``1..n`` in keypoint order.
+
+    Examples
+    --------
+    >>> score = np.zeros((4, 12)); score[:, :3] = 1; score[:, 8:] = 1
+    >>> kp = np.zeros((1, 17, 3)); kp[0, 0] = (1.5, 1.5, 2)
+    >>> segment_people(np.zeros((4, 12)), kp, score, method="sweep")[0].tolist()
+    [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    """
+    img, kp = _check_image_and_keypoints(image, keypoints)
+    H, W = img.shape[:2]
+    score = _check_score(person_score, (H, W))
+    threshold = _check_threshold(threshold)
+    dist = instance_distances(img, kp, method=method, **distance_options)
+    gate = _gates(kp, H, W, boxes, extent)
+    if components:
+        comp = component_gate(kp, score, threshold=threshold)
+        gate = comp if gate is None else gate & comp
+    if gate is not None:
+        dist = np.where(gate, dist, np.inf)
+    n = kp.shape[0]
+    if n == 0:
+        return like(np.zeros((H, W), np.int32), image)
+    best = np.argmin(dist, axis=0)
+    reachable = np.isfinite(np.take_along_axis(dist, best[None], axis=0)[0])
+    labels = np.where(reachable & (score >= threshold), best + 1, 0).astype(np.int32)
+    return like(labels, image)
 
 
 def box_instances(person_score: Any, boxes: Any, *, threshold: float = 0.5) -> Any:

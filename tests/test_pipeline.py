@@ -98,12 +98,14 @@ def test_gates_boxes_and_extent(scene):
 
 
 def test_instance_scales():
-    kp = np.zeros((3, 17, 3))
-    kp[0, 0] = (10, 10, 2)
-    kp[0, 15] = (50, 110, 2)
-    kp[1, 0] = (5, 5, 1)
+    kp = np.zeros((4, 17, 3))
+    kp[0, 11], kp[0, 13] = (10, 100, 2), (10, 149, 2)  # thigh of 49 px: 200 px tall
+    kp[0, 5], kp[0, 6] = (0, 0, 2), (25.9, 0, 1)  # shoulders imply only 100 px: the max wins
+    kp[1, 1], kp[1, 2] = (5, 5, 2), (8.5, 5, 2)  # eyes only: face proportions, 100 px
+    kp[2, 0] = (5, 5, 1)  # a lone nose: the 16 px minimum
     s = instance_scales(kp)
-    assert s[0] == pytest.approx(np.sqrt(40 * 100)) and s[1] == 16.0 and np.isnan(s[2])
+    np.testing.assert_allclose(s[:3], [200.0, 100.0, 16.0])
+    assert np.isnan(s[3])
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -185,3 +187,48 @@ def test_torch_in_torch_out(scene):
 def test_bad_input(scene, call, exc, msg):
     with pytest.raises(exc, match=msg):
         call(scene)
+
+
+def test_component_gate_keeps_only_touched_components():
+    from p2i_prior import component_gate
+
+    score = np.zeros((6, 12))
+    score[:, :3] = 1.0  # person A's component
+    score[:, 8:] = 0.9  # somebody without keypoints
+    score[0, 5] = 0.7  # a speck touched by nobody
+    kp = np.zeros((2, 17, 3))
+    kp[0, 0] = (1.5, 2.5, 2)
+    gate = component_gate(kp, score)
+    assert gate[0].sum() == 18 and gate[0][:, :3].all()
+    assert not gate[1].any()  # no keypoints: no component
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_segment_people_without_components_equals_map_fusion(scene, method):
+    from p2i_prior import segment_people
+    from p2i_prior.pipeline import instance_distances
+
+    a = segment_people(scene.image, scene.keypoints, scene.score, method=method, components=False, n_segments=150)
+    b = segment_instances(pose_instance_map(scene.image, scene.keypoints, method=method, n_segments=150), scene.score)
+    differ = a != b
+    if differ.any():  # only where two instances are at (float32-)equal distance
+        d = np.sort(instance_distances(scene.image, scene.keypoints, method=method, n_segments=150), axis=0)
+        assert np.allclose(d[0][differ], d[1][differ], rtol=1e-5)
+
+
+def test_segment_people_leaves_people_without_keypoints_alone(scene):
+    from p2i_prior import segment_people
+
+    # drop the last person's keypoints: with the exact score, its pixels that form their own
+    # component stay background instead of joining the nearest skeleton
+    kp = scene.keypoints[:2]
+    labels = segment_people(scene.image, kp, scene.score_exact, method="sweep")
+    plain = segment_people(scene.image, kp, scene.score_exact, method="sweep", components=False)
+    assert labels.max() <= 2 and ((labels > 0) <= (plain > 0)).all()
+    from scipy import ndimage
+
+    comp, _ = ndimage.label(scene.score_exact >= 0.5, structure=np.ones((3, 3)))
+    from p2i_prior import skeleton_mask
+
+    touched = np.unique(comp[skeleton_mask(kp, comp.shape).any(0)])
+    assert not labels[~np.isin(comp, touched)].any()
