@@ -149,3 +149,24 @@ def test_p2i_bench_command(tmp_path, capsys):
     (json_path,) = tmp_path.glob("*.json")
     doc = json.loads(json_path.read_text())
     assert [c["case"] for c in doc["comparisons"]] == ["sobel"]
+
+
+def test_missing_opencv_is_a_skip_note(monkeypatch):
+    import bench.cases as cases
+
+    monkeypatch.setattr(cases, "opencv_slic_available", lambda: False)
+    x = synthetic_input(64, 48, n_people=2)
+    out = cases.case_slic(x, Config.quick_config(repeat=1))
+    assert [c["reference"] for c in out["comparisons"]] == ["skimage.slic"]
+    (skip,) = out["skipped"]
+    assert skip["impl"] == "opencv.ximgproc.slic" and "not installed" in skip["reason"]
+
+
+def test_floyd_warshall_cap_is_a_skip_note():
+    import bench.cases as cases
+
+    x = synthetic_input(96, 72, n_people=2)
+    out = cases.case_rag_distance(x, Config.quick_config(repeat=1, n_segments=40, max_k_floyd_warshall=8))
+    assert {c["reference"] for c in out["comparisons"]} == {"scipy.dijkstra"}
+    assert {s["impl"] for s in out["skipped"]} == {"scipy.floyd_warshall", "p2i.rag_distance[apsp]"}
+    assert all("K <= 8" in s["reason"] for s in out["skipped"])
