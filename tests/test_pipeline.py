@@ -100,7 +100,7 @@ def test_gates_boxes_and_extent(scene):
 def test_instance_scales():
     kp = np.zeros((4, 17, 3))
     kp[0, 11], kp[0, 13] = (10, 100, 2), (10, 149, 2)  # thigh of 49 px: 200 px tall
-    kp[0, 5], kp[0, 6] = (0, 0, 2), (25.9, 0, 1)  # shoulders imply only 100 px: the max wins
+    kp[0, 5], kp[0, 6] = (10, 45, 2), (35.9, 45, 1)  # shoulders and torso imply less: the max wins
     kp[1, 1], kp[1, 2] = (5, 5, 2), (8.5, 5, 2)  # eyes only: face proportions, 100 px
     kp[2, 0] = (5, 5, 1)  # a lone nose: the 16 px minimum
     s = instance_scales(kp)
