@@ -43,6 +43,8 @@ __all__ = [
     "fuse_pixel_kernel",
     "fuse_superpixel_kernel",
     "launch_fuse",
+    "segment_at",
+    "segment_kernel",
 ]
 
 #: Threads per block (one pixel each).
@@ -206,3 +208,34 @@ def launch_fuse(dist, labels, score, tau, threshold, out_map, out_labels, width,
             dist, labels, score, inv_tau, thr, out_map, out_labels, bool(write_map), boxes,
             use_boxes, int(width),
         )
+
+
+def segment_at(pose_map, row, score, threshold):
+    """``segment_instances`` at one pixel: 1 + argmax of ``pose_map[row] * score`` (lowest on
+    ties), 0 where ``score < threshold`` or the row is all zero."""
+    n = pose_map.shape[1]
+    best = -1
+    best_f = np.float32(-1.0)
+    top = np.float32(0.0)
+    for i in range(n):
+        p = pose_map[row, i]
+        if p > top:
+            top = p
+        f = p * score
+        if f > best_f:
+            best_f = f
+            best = i
+    if n == 0 or score < threshold or top <= 0:
+        return 0
+    return best + 1
+
+
+_segment_at_dev = twin(segment_at, device_function())
+
+
+@cuda.jit(cache=True)
+def segment_kernel(pose_map, score, threshold, out):
+    """pose_map (P, n) float32, score (P,) float32 -> out (P,) int32 labels; thread per pixel."""
+    p = cuda.grid(1)
+    if p < out.shape[0]:
+        out[p] = _segment_at_dev(pose_map, p, score[p], threshold)

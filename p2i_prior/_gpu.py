@@ -64,6 +64,7 @@ __all__ = [
     "slic",
     "slic_batch",
     "fuse",
+    "segment_instances",
     "pose_instance_maps",
 ]
 
@@ -1175,6 +1176,59 @@ def fuse(distances: Any, person_score: Any, *, temperature: float, threshold: fl
         pm = to_kind(out_map[:, :, :n].reshape(shape + (n,)) if n else
                      cuda.device_array(shape + (0,), np.float32), distances)
     return pm, to_kind(out_lab.reshape(shape), distances)
+
+
+def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.5) -> Any:
+    """:func:`p2i_prior.segment_instances` on the GPU (same labels).
+
+    Parameters
+    ----------
+    pose_map : (H, W, n) float array, person_score : (H, W) float array in [0, 1]
+    threshold : float in [0, 1]
+
+    Returns
+    -------
+    (H, W) int32 labels of the map's kind: 0 background, ``1..n`` instances.
+
+    Examples
+    --------
+    >>> import cupy  # doctest: +SKIP
+    >>> pm = cupy.zeros((1, 2, 2), cupy.float32); pm[0, :, 0] = 1  # doctest: +SKIP
+    >>> segment_instances(pm, cupy.ones((1, 2))).tolist()  # doctest: +SKIP
+    [[1, 1]]
+    """
+    from numba import cuda
+
+    from .kernels import cuda_fusion as kf
+
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise TypeError(f"threshold: expected a number in [0, 1], got {type(threshold).__name__}")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold: expected a number in [0, 1], got {threshold}")
+    pm = as_device(pose_map, "pose_map", np.float32)
+    if len(_shape(pm)) != 3:
+        raise ValueError(f"pose_map: expected (H, W, n) pose-instance map, got shape {shape_str(_shape(pm))}")
+    H, W, n = _shape(pm)
+    sc = as_device(person_score, "person_score", np.float32)
+    if _shape(sc) != (H, W):
+        raise ValueError(
+            f"person_score: expected shape {shape_str((H, W))} (the map's H, W), got {shape_str(_shape(sc))}"
+        )
+    stream = stream_of(pose_map)
+    for arr, name in ((pm, "pose_map"), (sc, "person_score")):
+        stats = device_stats(arr, stream)
+        _check_finite_dev(stats, name)
+    stats = device_stats(sc, stream)
+    if H * W and (stats[0] < 0 or stats[1] > 1):
+        raise ValueError(
+            f"person_score: expected probabilities in [0, 1], got range [{stats[0]}, {stats[1]}]"
+        )
+    out = cuda.device_array(H * W, np.int32, stream=stream)
+    thr = launch_config("fuse")
+    if H * W:
+        kf.segment_kernel[-(-H * W // thr), thr, stream](pm.reshape((H * W, n)), sc.reshape(H * W),
+                                                         np.float32(threshold), out)
+    return to_kind(out.reshape((H, W)), pose_map)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -115,3 +115,16 @@ def test_fuse_bad_arrays():
         _gpu.fuse(np.zeros((1, 1, 2), np.float32), np.array([[0.0, 2.0]]), temperature=1.0)
     with pytest.raises(ValueError, match=r"labels: expected values < K = 2 \(the distances' columns\), got maximum 5"):
         _gpu.fuse(np.zeros((1, 2), np.float32), np.ones((1, 2)), temperature=1.0, labels=np.array([[0, 5]]))
+
+
+def test_gpu_segment_instances_equals_host(rng):
+    pm = rng.random((5, 7, 3)).astype(np.float32)
+    pm[0, :] = 0.0  # all-zero rows: background
+    pm[1, 0] = (0.5, 0.5, 0.0)  # a tie: the lower instance
+    score = rng.random((5, 7)).astype(np.float32)
+    score[1, 0] = 1.0
+    got = _gpu.segment_instances(pm, score, threshold=0.3)
+    np.testing.assert_array_equal(got, segment_instances(pm, score, threshold=0.3))
+    assert got[1, 0] == 1
+    with pytest.raises(ValueError, match=r"person_score: expected shape \(5, 7\) \(the map's H, W\), got \(7, 5\)"):
+        _gpu.segment_instances(pm, score.T)

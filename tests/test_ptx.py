@@ -32,6 +32,7 @@ SIGNATURES = {
                               f"{A(I32, 2)}, boolean, {A(F64, 3)}, boolean, int64)"],
         "fuse_superpixel_kernel": [f"void({A(F32, 3)}, {A(I32, 2)}, {A(F32, 2)}, float32, float32, "
                                    f"{A(F32, 3)}, {A(I32, 2)}, boolean, {A(F64, 3)}, boolean, int64)"],
+        "segment_kernel": [f"void({A(F32, 2)}, {A(F32, 1)}, float32, {A(I32, 1)})"],
     },
     "cuda_shortest_paths": {
         "fw_init_kernel": [f"void({A(F32, 3)})"],
