@@ -447,7 +447,7 @@ def evaluate_methods(
     )
     report = {
         "config": {
-            "annotations": annotations if isinstance(annotations, (str, os.PathLike)) else None,
+            "annotations": os.fspath(annotations) if isinstance(annotations, (str, os.PathLike)) else None,
             "images_dir": persons.images_dir,
             "score": score,
             "selfie_model": None if selfie_model is None else os.fspath(selfie_model),
@@ -467,9 +467,6 @@ def evaluate_methods(
         "machine": _machine(),
         "files": [],
     }
-    report["config"]["annotations"] = (
-        os.fspath(report["config"]["annotations"]) if report["config"]["annotations"] is not None else None
-    )
 
     if out_dir is not None:
         out_dir = os.fspath(out_dir)
