@@ -546,7 +546,7 @@ def _overlay(ax: Any, image: np.ndarray, labels: np.ndarray, title: str, keypoin
 
     from .skeleton import COCO_SKELETON
 
-    colors = plt.get_cmap("tab20")(np.arange(20))[:, :3]
+    colors = plt.get_cmap("tab20")(np.r_[0:20:2, 1:20:2])[:, :3]  # the 10 strong hues first
     view = image.astype(np.float32) / 255.0
     lab = labels.astype(np.int64)
     fg = lab > 0
