@@ -70,7 +70,7 @@ def rgb2gray(image: Any) -> Any:
     return like(rgb_to_grey(arr, scale), image)
 
 
-def sobel(image: Any) -> Any:
+def sobel(image: Any, *, device: str = "auto") -> Any:
     """Sobel gradient magnitude.
 
     Equal to ``skimage.filters.sobel(skimage.color.rgb2gray(image))`` for RGB images and to
@@ -82,6 +82,9 @@ def sobel(image: Any) -> Any:
     image : (H, W, 3) or (H, W) array
         RGB or grey image: uint8/uint16/int8/int16/bool (scaled to [0, 1]) or float.
         numpy, CuPy or torch.
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU for CuPy arrays and CUDA torch tensors (output on the same device,
+        no copy), the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without a GPU.
 
     Returns
     -------
@@ -93,6 +96,10 @@ def sobel(image: Any) -> Any:
     >>> sobel(img).round(3)[0]
     array([0.   , 0.707, 0.707, 0.   ], dtype=float32)
     """
+    from . import _gpu
+
+    if _gpu.use_gpu(device, image):
+        return _gpu.sobel(image)
     arr, scale = _check_image(image)
     from .kernels.sobel import rgb_to_grey, sobel_grey
 

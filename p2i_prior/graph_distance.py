@@ -14,7 +14,7 @@ __all__ = ["rag_distance"]
 SOLVERS = ("sssp", "apsp")
 
 
-def rag_distance(rag: RAG, seeds: Any, solver: str = "sssp") -> Any:
+def rag_distance(rag: RAG, seeds: Any, solver: str = "sssp", *, device: str = "auto") -> Any:
     """Shortest-path distance in the RAG from each instance's seed superpixels.
 
     Parameters
@@ -28,6 +28,9 @@ def rag_distance(rag: RAG, seeds: Any, solver: str = "sssp") -> Any:
         ``"sssp"``: multi-source Dijkstra, one run per instance, O(n (E + K) log K) (default).
         ``"apsp"``: Floyd–Warshall all-pairs distances, O(K^3), then the minimum over each
         instance's seeds, as in the paper.  Both return the same numbers.
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU for CuPy arrays and CUDA torch tensors (output on the same device,
+        no copy), the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without a GPU.
 
     Returns
     -------
@@ -44,6 +47,10 @@ def rag_distance(rag: RAG, seeds: Any, solver: str = "sssp") -> Any:
     if not isinstance(rag, RAG):
         raise TypeError(f"rag: expected a p2i_prior.RAG (from build_rag), got {type(rag).__name__}")
     check_choice(solver, "solver", SOLVERS)
+    from . import _gpu
+
+    if _gpu.use_gpu(device, seeds, rag.indptr):
+        return _gpu.rag_distance(rag, seeds, solver)
     s = to_numpy(seeds, "seeds")
     check_ndim(s, "seeds", (2,), "(n, K) bool array")
     if s.dtype != np.bool_:

@@ -290,6 +290,7 @@ def pose_instance_map(
     boxes: Any = None,
     extent: float | None = None,
     labels: Any = None,
+    device: str = "auto",
 ) -> Any:
     """The pose-instance map: per pixel, a softmax over instances of -distance / temperature.
 
@@ -321,6 +322,12 @@ def pose_instance_map(
         skeleton, ``scale`` from :func:`instance_scales`.
     labels : (H, W) int array, optional
         Precomputed superpixels for ``method="rag"`` (skips SLIC).
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU kernels (:func:`p2i_prior._gpu.pose_instance_maps`) for a CuPy
+        array or CUDA torch tensor image, the CPU otherwise; ``"cuda"`` raises
+        ``RuntimeError`` without a GPU.  ``length_weight``, ``extent`` and a custom ``speed``
+        run on the CPU only (a GPU image is then processed on the host, result returned on
+        its device).
 
     Returns
     -------
@@ -337,6 +344,14 @@ def pose_instance_map(
     >>> m.shape, bool(m[5, 1, 0] > 0.5), bool(m[5, 18, 1] > 0.5)
     ((10, 20, 2), True, True)
     """
+    from . import _gpu
+
+    if _gpu.use_gpu(device, image) and _gpu_capable(length_weight, extent, speed):
+        return _gpu.pose_instance_maps(
+            [image], [keypoints], method=method, solver=solver, n_segments=n_segments,
+            compactness=compactness, temperature=temperature, edge_weight=edge_weight,
+            labels=None if labels is None else [labels], boxes=None if boxes is None else [boxes],
+        )[0]
     if temperature is None:
         temperature = DEFAULT_TEMPERATURE.get(method, 1.0)
     temperature = check_positive_float(temperature, "temperature")
@@ -350,10 +365,19 @@ def pose_instance_map(
     return like(softmax_instances(dist, temperature, gate), image)
 
 
-def pose_instance_maps(images: Sequence[Any], keypoints_list: Sequence[Any], **kwargs: Any) -> list[Any]:
+def _gpu_capable(length_weight: float, extent: Any, speed: Any) -> bool:
+    return not length_weight and extent is None and speed is None
+
+
+def pose_instance_maps(
+    images: Sequence[Any], keypoints_list: Sequence[Any], *, device: str = "auto", **kwargs: Any
+) -> list[Any]:
     """:func:`pose_instance_map` over a batch of images (any sizes); a list of maps.
 
     ``kwargs`` are passed to every call; ``boxes``, if given, is a list with one entry per image.
+    On the GPU (``device`` as in :func:`pose_instance_map`) the batch runs as one pass of kernels
+    per image size (:func:`p2i_prior._gpu.pose_instance_maps`): give a (B, H, W, 3) CuPy array
+    or CUDA tensor, or a list of them.
 
     Examples
     --------
@@ -361,6 +385,13 @@ def pose_instance_maps(images: Sequence[Any], keypoints_list: Sequence[Any], **k
     >>> [m.shape for m in pose_instance_maps([np.zeros((4, 4))] * 2, [kp, kp], method="sweep")]
     [(4, 4, 1), (4, 4, 1)]
     """
+    from . import _gpu
+
+    listed = images if isinstance(images, (list, tuple)) else [images]
+    if _gpu.use_gpu(device, *listed) and _gpu_capable(
+        kwargs.get("length_weight", 0.0), kwargs.get("extent"), kwargs.get("speed")
+    ):
+        return _gpu.pose_instance_maps(images, keypoints_list, **kwargs)
     if len(images) != len(keypoints_list):
         raise ValueError(
             f"keypoints_list: expected one (n, 17, 3) array per image ({len(images)}), "
@@ -370,7 +401,7 @@ def pose_instance_maps(images: Sequence[Any], keypoints_list: Sequence[Any], **k
     if boxes is not None and len(boxes) != len(images):
         raise ValueError(f"boxes: expected one (n, 4) array per image ({len(images)}), got {len(boxes)}")
     return [
-        pose_instance_map(img, kp, boxes=None if boxes is None else boxes[i], **kwargs)
+        pose_instance_map(img, kp, boxes=None if boxes is None else boxes[i], device="cpu", **kwargs)
         for i, (img, kp) in enumerate(zip(images, keypoints_list))
     ]
 
@@ -399,7 +430,7 @@ def _check_threshold(threshold: Any) -> float:
     return float(threshold)
 
 
-def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.5) -> Any:
+def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.5, device: str = "auto") -> Any:
     """Instance labels from a pose-instance map and a person score.
 
     The instance heatmap is ``pose_map * person_score[..., None]``; each pixel takes the
@@ -413,6 +444,8 @@ def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.
     person_score : (H, W) float array
         Person probability in [0, 1].
     threshold : float in [0, 1]
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: one fused GPU pass for a CuPy/CUDA torch map, the CPU otherwise.
 
     Returns
     -------
@@ -424,6 +457,10 @@ def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.
     >>> segment_instances(pm, np.array([[1.0, 1.0, 0.2]])).tolist()
     [[1, 2, 0]]
     """
+    from . import _gpu
+
+    if _gpu.use_gpu(device, pose_map):
+        return _gpu.segment_instances(pose_map, person_score, threshold=threshold)
     pm = to_numpy(pose_map, "pose_map")
     check_ndim(pm, "pose_map", (3,), "(H, W, n) pose-instance map")
     pm = pm.astype(np.float32, copy=False)

@@ -78,7 +78,7 @@ class RAG:
         )
 
 
-def build_rag(labels: Any, edge_map: Any) -> RAG:
+def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
     """Region adjacency graph of a label image, weighted by boundary edge strength.
 
     Two regions are adjacent when a pixel of one is 4-connected to a pixel of the other.
@@ -95,6 +95,8 @@ def build_rag(labels: Any, edge_map: Any) -> RAG:
         Labels ``>= 0``; ``K = labels.max() + 1`` nodes.
     edge_map : (H, W) float array
         Edge strength (finite, >= 0), e.g. :func:`p2i_prior.sobel` of the image.
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU for CuPy arrays and CUDA torch tensors (the CSR arrays on the same device), the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without a GPU.
 
     Returns
     -------
@@ -108,6 +110,10 @@ def build_rag(labels: Any, edge_map: Any) -> RAG:
     >>> g.n_nodes, g.n_edges, g.indices[g.indptr[0]:g.indptr[1]].tolist()
     (3, 3, [1, 2])
     """
+    from . import _gpu
+
+    if _gpu.use_gpu(device, labels, edge_map):
+        return _gpu.build_rag(labels, edge_map)
     from .kernels.rag import boundary_entries, reduce_to_csr
 
     lab = check_labels(labels)

@@ -98,6 +98,7 @@ def sweep_distance(
     *,
     max_sweeps: int = DEFAULT_MAX_SWEEPS,
     tol: float = 0.0,
+    device: str = "auto",
 ) -> Any:
     """Eikonal distance (travel time) from seed pixels, by fast sweeping.
 
@@ -125,6 +126,10 @@ def sweep_distance(
         units as ``u``).  The result then satisfies the discrete equations up to ``tol``;
         ``0`` gives their exact fixed point (to float32 rounding), the solution of
         first-order fast marching.
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU (anti-diagonal parallel sweeps, identical values) for CuPy arrays
+        and CUDA torch tensors, the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without
+        a GPU.
 
     Returns
     -------
@@ -171,6 +176,10 @@ def sweep_distance(
     >>> float(sweep_distance(seeds, np.full((5, 5), 2.0))[2, 4])  # twice the speed
     1.0
     """
+    from . import _gpu
+
+    if _gpu.use_gpu(device, seeds_mask, speed):
+        return _gpu.sweep_distance(seeds_mask, speed, max_sweeps=max_sweeps, tol=tol)
     from .kernels.sweep import sweep_instances, sweep_instances_serial
 
     seeds = _check_seeds(seeds_mask)
