@@ -5,8 +5,10 @@ the seed grid and calls, in order:
 
 1. ``lab_planes_u8`` / ``lab_planes_float``: sRGB -> CIELAB (D65, 2 degree observer, the
    constants of ``skimage.color.rgb2lab``) into three float32 planes ``(3, H, W)``.
-2. ``assign`` (which also sums each cluster's pixels) then ``update`` alternately (k-means in
-   (L, a, b, y, x)).
+2. The seed cells as first labels (the centres start without colour, so scikit-image's first
+   assignment is purely spatial: the nearest seed, the first one on ties) and their
+   ``cluster_sums``; then ``update`` and ``assign`` (which also sums each cluster's pixels)
+   alternately (k-means in (L, a, b, y, x)).
 3. ``enforce_connectivity``: a raster-order flood fill that merges small fragments.
 
 Assignment scheme (gSLICr)
@@ -50,6 +52,7 @@ __all__ = [
     "srgb_lut",
     "lab_planes_u8",
     "lab_planes_float",
+    "cluster_sums",
     "assign",
     "update",
     "enforce_connectivity",
@@ -220,9 +223,61 @@ def lab_planes_float(image, lo, scale):
 # ----------------------------------------------------------------------------------------------
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum_row(lrow, Lrow, arow, brow, y, iy, nx, acc):
+    """Add the pixels of row ``y`` (cell row ``iy``) to ``acc[dy + 1, kx]`` (see ``assign``)."""
+    W = lrow.shape[0]
+    x = 0
+    while x < W:
+        # one run of equal labels: sums in registers, one scattered add per run
+        k = lrow[x]
+        cnt = 0
+        sx = 0.0
+        sL = 0.0
+        sa = 0.0
+        sb = 0.0
+        while x < W and lrow[x] == k:
+            cnt += 1
+            sx += x
+            sL += Lrow[x]
+            sa += arow[x]
+            sb += brow[x]
+            x += 1
+        ky = k // nx
+        slot = ky - iy + 1
+        kx = k - ky * nx
+        acc[slot, kx, 0] += cnt
+        acc[slot, kx, 1] += cnt * y
+        acc[slot, kx, 2] += sx
+        acc[slot, kx, 3] += sL
+        acc[slot, kx, 4] += sa
+        acc[slot, kx, 5] += sb
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
-def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, labels,
-           previous, sums, accumulate):
+def cluster_sums(planes, labels, row_lo, row_hi, nx, sums):
+    """The sums of ``assign`` for given labels (used after the initial, spatial assignment).
+
+    Parameters
+    ----------
+    planes : (3, H, W) float32
+    labels : (H, W) int32; the pixels of cell row ``iy`` only hold clusters of rows
+        ``iy - 1 .. iy + 1``
+    row_lo, row_hi : (ny,) int32, the pixel rows of each cell row
+    nx : int
+    sums : (ny, 3, nx, 6) float64, written (see ``assign``)
+    """
+    ny = row_lo.shape[0]
+    for iy in prange(ny):
+        acc = sums[iy]
+        acc[:] = 0.0
+        for y in range(row_lo[iy], row_hi[iy]):
+            _sum_row(labels[y], planes[0, y], planes[1, y], planes[2, y], y, iy, nx, acc)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, labels, previous, sums,
+           accumulate):
     """One SLIC assignment step (gather over the 3 x 3 neighbouring clusters), fused with
     the sums of the next centre update.
 
@@ -241,7 +296,6 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
         ``ix - 1``, ``ix`` or ``ix + 1`` (those that have cluster column ``ix`` as a candidate)
     nx : int, clusters per row
     m : float32, ``(compactness / S)^2``
-    use_color : bool, False for the first, purely spatial, assignment
     labels : (H, W) int32, written: the cluster of each pixel
     previous : (H, W) int32, the previous labels (read to count changes; a pixel whose nine
         candidates are all dead would keep its previous label)
@@ -256,7 +310,6 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
     """
     W = planes.shape[2]
     ny = row_lo.shape[0]
-    zero = np.float32(0.0)
     inf = np.float32(np.inf)
     Wp = W + 16  # row buffers padded so that every distance loop runs a multiple of 16
     changed = 0
@@ -287,73 +340,37 @@ def assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, use_color, l
                         continue
                     cy = centres[k, 0]
                     cx = centres[k, 1]
+                    cL = centres[k, 2]
+                    ca = centres[k, 3]
+                    cb = centres[k, 4]
                     x0 = xlo[kx]
                     n = xhi[kx] - x0
                     # 0-based slices, few arrays, a trip count that is a multiple of 16 (the
                     # pixels past n get distance inf and keep their values): LLVM vectorises
-                    # these loops without a scalar remainder
+                    # this loop without a scalar remainder
                     n16 = (n + 15) & ~15
                     bs = best[x0:x0 + n16]
                     ls = lbuf[x0:x0 + n16]
-                    if use_color:
-                        cL = centres[k, 2]
-                        ca = centres[k, 3]
-                        cb = centres[k, 4]
-                        Ls = Lrow[x0:x0 + n16]
-                        As = arow[x0:x0 + n16]
-                        Bs = brow[x0:x0 + n16]
-                        for i in range(n16):
-                            d = slic_distance(
-                                Ls[i], As[i], Bs[i], fy, np.float32(x0 + i), cL, ca, cb, cy, cx, m
-                            )
-                            d = d if i < n else inf
-                            b = bs[i]
-                            closer = d < b
-                            bs[i] = d if closer else b
-                            ls[i] = k if closer else ls[i]
-                    else:
-                        for i in range(n16):
-                            d = slic_distance(
-                                zero, zero, zero, fy, np.float32(x0 + i), zero, zero, zero, cy, cx, m
-                            )
-                            d = d if i < n else inf
-                            b = bs[i]
-                            closer = d < b
-                            bs[i] = d if closer else b
-                            ls[i] = k if closer else ls[i]
-            for x in range(W):
-                lrow[x] = lbuf[x]
+                    Ls = Lrow[x0:x0 + n16]
+                    As = arow[x0:x0 + n16]
+                    Bs = brow[x0:x0 + n16]
+                    for i in range(n16):
+                        d = slic_distance(
+                            Ls[i], As[i], Bs[i], fy, np.float32(x0 + i), cL, ca, cb, cy, cx, m
+                        )
+                        d = d if i < n else inf
+                        b = bs[i]
+                        closer = d < b
+                        bs[i] = d if closer else b
+                        ls[i] = k if closer else ls[i]
             c = 0
             for x in range(W):
-                if lrow[x] != prow[x]:
+                lrow[x] = lbuf[x]
+                if lbuf[x] != prow[x]:
                     c += 1
             changed += c
             if accumulate:
-                x = 0
-                while x < W:
-                    # one run of equal labels: sums in registers, one scattered add per run
-                    k = lrow[x]
-                    cnt = 0
-                    sx = 0.0
-                    sL = 0.0
-                    sa = 0.0
-                    sb = 0.0
-                    while x < W and lrow[x] == k:
-                        cnt += 1
-                        sx += x
-                        sL += Lrow[x]
-                        sa += arow[x]
-                        sb += brow[x]
-                        x += 1
-                    ky = k // nx
-                    slot = ky - iy + 1
-                    kx = k - ky * nx
-                    acc[slot, kx, 0] += cnt
-                    acc[slot, kx, 1] += cnt * y
-                    acc[slot, kx, 2] += sx
-                    acc[slot, kx, 3] += sL
-                    acc[slot, kx, 4] += sa
-                    acc[slot, kx, 5] += sb
+                _sum_row(lrow, Lrow, arow, brow, y, iy, nx, acc)
     return changed
 
 

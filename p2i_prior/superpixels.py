@@ -58,8 +58,12 @@ def _seed_grid(H: int, W: int, n_segments: int) -> tuple[int, int, int, int, int
 
 
 def _nearest_cell(n_pixels: int, start: int, step: int, n_cells: int) -> np.ndarray:
-    """(n_pixels,) int32: index of the nearest seed along one axis (monotone)."""
-    idx = (np.arange(n_pixels) - start + step // 2) // step
+    """(n_pixels,) int32: index of the nearest seed along one axis, the lower one on ties.
+
+    ``ceil(((p - start) - step / 2) / step)``, clipped: monotone in ``p``.
+    """
+    num = 2 * (np.arange(n_pixels) - start) - step
+    idx = -((-num) // (2 * step))  # ceiling division
     return np.clip(idx, 0, n_cells - 1).astype(np.int32)
 
 
@@ -171,7 +175,8 @@ def slic(
     >>> np.intersect1d(labels[:, :40], labels[:, 40:]).size  # no superpixel crosses the edge
     0
     """
-    from .kernels.slic import assign, enforce_connectivity as _enforce, relabel_sequential, update
+    from .kernels.slic import assign, cluster_sums, relabel_sequential, update
+    from .kernels.slic import enforce_connectivity as _enforce
 
     arr = _check_image(image)
     H, W = arr.shape[:2]
@@ -211,16 +216,18 @@ def slic(
     S = float(max(step_y, step_x))  # scikit-image's ``step``
     m = np.float32((compactness / S) ** 2)
 
-    labels = np.empty((H, W), np.int32)
-    previous = np.full((H, W), -1, np.int32)
+    # First assignment: the nearest seed, the first one (lowest k) on ties.  With distances
+    # that split into rows and columns, that is the lower nearest seed row and column.
+    labels = row_cell[:, None] * np.int32(nx) + col_cell[None, :]
+    previous = np.empty((H, W), np.int32)
     sums = np.empty((ny, 3, nx, 6), np.float64)
     n_assign = max(max_num_iter, 1)
-    assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, False, labels, previous,
-           sums, n_assign > 1)
+    if n_assign > 1:
+        cluster_sums(planes, labels, row_lo, row_hi, nx, sums)
     for it in range(1, n_assign):
         update(sums, nx, centres, alive)
         labels, previous = previous, labels
-        changed = assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, True, labels,
+        changed = assign(planes, centres, alive, row_lo, row_hi, xlo, xhi, nx, m, labels,
                          previous, sums, it < n_assign - 1)
         if changed == 0:
             break
