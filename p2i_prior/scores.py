@@ -7,6 +7,9 @@ Sources are named by a spec string, ``NAME`` or ``NAME:ARGUMENT``:
 ``gt``
     The union of every ground-truth person mask of the image, crowd regions and persons without
     keypoints included: the assignment-only upper bound (a perfect person/background score).
+``gt:eligible``
+    The union of the eligible instances only (persons with keypoints and a mask): a diagnostic
+    that removes the people no skeleton accounts for, to measure how much they cost the prior.
 ``files:DIR``
     One file per image in ``DIR``: ``<file stem>.npy`` (``(H, W)`` float in ``[0, 1]``, bool, or
     uint8 read as ``/255``) or ``<file stem>.png`` (8- or 16-bit grey, read as ``/255`` or
@@ -71,6 +74,11 @@ def _check_score(score: np.ndarray, height: int, width: int, what: str) -> np.nd
 class GTScore:
     """The union of the image's ground-truth person masks (crowd and no-keypoint persons too).
 
+    Parameters
+    ----------
+    eligible_only : bool
+        Only the eligible instances (``gt:eligible``), leaving out the ignore-region persons.
+
     Examples
     --------
     >>> GTScore()(record, image).dtype  # doctest: +SKIP
@@ -79,11 +87,16 @@ class GTScore:
 
     name = "gt"
 
+    def __init__(self, eligible_only: bool = False):
+        self.eligible_only = bool(eligible_only)
+
     def __call__(self, record: Any, image: Any = None) -> np.ndarray:
+        if self.eligible_only:
+            return record.masks().any(0).astype(np.float32)
         return record.person_mask().astype(np.float32)
 
     def __repr__(self) -> str:
-        return "GTScore()"
+        return "GTScore(eligible_only=True)" if self.eligible_only else "GTScore()"
 
 
 class FilesScore:
@@ -305,7 +318,7 @@ def available_score_sources() -> list[str]:
 
 
 def make_score_source(spec: str, **options: Any) -> Any:
-    """Build a score source from its spec: ``gt``, ``files:DIR``, ``selfie[:PATH]``, ``model:CKPT``.
+    """Build a score source from its spec: ``gt[:eligible]``, ``files:DIR``, ``selfie[:PATH]``, ``model:CKPT``.
 
     Parameters
     ----------
@@ -341,9 +354,9 @@ def make_score_source(spec: str, **options: Any) -> Any:
 
 
 def _gt_factory(arg: str | None, **options: Any) -> GTScore:
-    if arg is not None:
-        raise ValueError(f"score: 'gt' takes no argument, got 'gt:{arg}'")
-    return GTScore()
+    if arg not in (None, "eligible"):
+        raise ValueError(f"score: expected 'gt' or 'gt:eligible', got 'gt:{arg}'")
+    return GTScore(eligible_only=arg == "eligible")
 
 
 def _files_factory(arg: str | None, **options: Any) -> FilesScore:

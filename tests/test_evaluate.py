@@ -44,6 +44,8 @@ def test_gt_score_is_union_of_all_persons(persons):
     union = rec.masks().any(0) | rec.other_masks().any(0)
     np.testing.assert_array_equal(score, union.astype(np.float32))
     assert (rec.other_masks()[0] & ~rec.masks().any(0)).any()  # the no-keypoint person counts too
+    eligible = make_score_source("gt:eligible")(rec, None)
+    np.testing.assert_array_equal(eligible, rec.masks().any(0).astype(np.float32))
 
 
 def test_files_score_npy_and_png(tmp_path, persons, rng):
@@ -76,7 +78,7 @@ def test_score_registry_and_bad_specs(tmp_path):
     assert {"gt", "files", "selfie"} <= set(available_score_sources())
     with pytest.raises(ValueError, match="score: expected one of files, gt, model, selfie"):
         make_score_source("oracle")
-    with pytest.raises(ValueError, match="score: 'gt' takes no argument"):
+    with pytest.raises(ValueError, match="score: expected 'gt' or 'gt:eligible', got 'gt:x'"):
         make_score_source("gt:x")
     with pytest.raises(ValueError, match="score: expected files:DIR"):
         make_score_source("files")
