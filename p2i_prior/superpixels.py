@@ -70,7 +70,9 @@ def _nearest_cell(n_pixels: int, start: int, step: int, n_cells: int) -> np.ndar
 def _check_image(image: Any) -> np.ndarray:
     arr = to_numpy(image, "image")
     if arr.dtype.kind == "c":
-        raise TypeError(f"image: expected a real-valued (uint8 or float) array, got dtype {arr.dtype}")
+        raise TypeError(
+            f"image: expected a real-valued (uint8 or float) array, got dtype {arr.dtype}"
+        )
     check_ndim(arr, "image", (2, 3), "(H, W) or (H, W, 3)")
     if arr.ndim == 3 and arr.shape[2] != 3:
         raise ValueError(
@@ -253,7 +255,9 @@ def _check_label_image(labels: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name}: expected an integer label array, got dtype {arr.dtype}")
     check_ndim(arr, name, (2,), "(H, W) label image")
     if arr.size == 0:
-        raise ValueError(f"{name}: expected a non-empty (H, W) label image, got shape {shape_str(arr.shape)}")
+        raise ValueError(
+            f"{name}: expected a non-empty (H, W) label image, got shape {shape_str(arr.shape)}"
+        )
     return arr
 
 
