@@ -369,6 +369,7 @@ def test_astronaut_against_skimage():
     assert abs(_compare_with_skimage(image, gt, 1000)) <= SCORE_ATOL
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools on numpy 2
 def test_coco_photos_against_skimage():
     diffs = []
     for name, image, gt in coco_cases():
