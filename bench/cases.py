@@ -739,26 +739,72 @@ def _merge(outs: list[dict]) -> dict:
 
 
 def gpu_cases(config: Config) -> dict:
-    """GPU kernels vs their CPU twins, through ``bench.gpu_bench`` when a GPU is present.
+    """GPU kernels vs their CPU twins (and CuPy), through ``bench.gpu_bench`` on a real GPU.
 
-    ``bench.gpu_bench`` (owned by the CUDA kernels) is used when it exposes
-    ``run(config) -> dict`` returning this suite's keys (``results``, ``comparisons``,
-    ``skipped``); otherwise, and without a GPU, the case is skipped with a note.
+    Without a GPU (or under Numba's CUDA simulator) the case is a skip note.  With one,
+    ``bench.gpu_bench.run(parse_args([...]))`` runs at ``config.target_size`` (its ``--quick``
+    configuration when ``config.quick``) and its report is converted
+    (:func:`convert_gpu_report`): every timed implementation becomes a record, every
+    GPU implementation is compared with every other implementation of its case, and the raw
+    report is kept under ``gpu_report``.
     """
     from .core import gpu_present
 
-    size = config.sizes[0]
+    size = config.target_size
     if not gpu_present():
         return {"skipped": [_skip("gpu", None, "*", "no CUDA GPU on this machine", size)]}
     try:
         from . import gpu_bench
     except ImportError as exc:
         return {"skipped": [_skip("gpu", None, "*", f"bench.gpu_bench not importable ({exc})", size)]}
-    run = getattr(gpu_bench, "run", None)
-    if not callable(run):
-        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(config) -> dict; "
-                                  "run `python -m bench.gpu_bench` for the GPU cases (its own JSON)", size)]}
-    out = run(config)
-    if not isinstance(out, dict):
-        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench.run returned no dict", size)]}
-    return {k: list(v) for k, v in out.items() if k in ("results", "comparisons", "skipped", "profiles")}
+    if not (callable(getattr(gpu_bench, "run", None)) and callable(getattr(gpu_bench, "parse_args", None))):
+        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(parse_args(argv)); "
+                                  "run `python -m bench.gpu_bench` for the GPU cases", size)]}
+    argv = ["--quick"] if config.quick else [
+        "--width", str(size[0]), "--height", str(size[1]), "--segments", str(config.n_segments),
+        "--people", str(config.n_people), "--repeat", str(config.repeat)]
+    report = gpu_bench.run(gpu_bench.parse_args(argv))
+    return convert_gpu_report(report, argv)
+
+
+def convert_gpu_report(report: dict, argv: list[str]) -> dict:
+    """``bench.gpu_bench``'s report as this suite's ``results`` / ``comparisons`` (+ raw report).
+
+    In each ``report["cases"][name]``, an entry that is a dict with ``median_s`` is one
+    implementation (role "ours" when its name starts with ``gpu``); the other scalar entries
+    (``B``, ``K``, ...) become the params.
+
+    Examples
+    --------
+    >>> t = {"median_s": 1.0, "q1_s": 1.0, "q3_s": 1.0, "iqr_s": 0.0, "min_s": 1.0, "n_repeat": 1,
+    ...      "n_warmup": 1, "times_s": [1.0], "warmup_s": [1.0]}
+    >>> r = {"device": {"name": "H100"}, "args": {"width": 64, "height": 48},
+    ...      "cases": {"sobel": {"B": 8, "gpu_batch": dict(t, median_s=0.5), "cpu_per_image": t}}}
+    >>> [round(c["speedup"], 2) for c in convert_gpu_report(r, [])["comparisons"]]
+    [2.0]
+    """
+    a = report.get("args", {})
+    size = f"{a.get('width', '?')}x{a.get('height', '?')}"
+    device = str((report.get("device") or {}).get("name", "gpu"))
+    results, comparisons = [], []
+    for name, entry in (report.get("cases") or {}).items():
+        impls = {k: v for k, v in entry.items() if isinstance(v, dict) and "median_s" in v}
+        params = {k: v for k, v in entry.items() if not isinstance(v, (dict, list))}
+        params["device"] = device
+        for k, v in impls.items():
+            results.append({"case": f"gpu_{name}", "size": size, "input": "synthetic:gpu_bench",
+                            "impl": k, "role": "ours" if k.startswith("gpu") else "reference",
+                            "params": params, **v})
+        for k, v in impls.items():
+            if not k.startswith("gpu"):
+                continue
+            for r, w in impls.items():
+                if r == k or r.startswith("gpu"):
+                    continue
+                comparisons.append({
+                    "case": f"gpu_{name}", "size": size, "input": "synthetic:gpu_bench", "ours": k,
+                    "reference": r, "params": params, "ours_median_s": v["median_s"],
+                    "reference_median_s": w["median_s"], "speedup": w["median_s"] / v["median_s"],
+                    "speedup_lo": w["q1_s"] / v["q3_s"], "speedup_hi": w["q3_s"] / v["q1_s"]})
+    return {"results": results, "comparisons": comparisons,
+            "gpu_report": [{"argv": argv, "report": report}]}

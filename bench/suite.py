@@ -60,6 +60,7 @@ def run_suite(config: Config, *, progress: bool = True, command: str | None = No
         "config": config.to_json(),
         "command": command or "python -m bench",
         "results": [], "comparisons": [], "skipped": [], "profiles": [], "scaling": [], "errors": [],
+        "gpu_report": [],
     }
     tasks = build_tasks(config)
     restore = _set_threads(config.threads)
@@ -161,7 +162,7 @@ def write_results(doc: dict, out_dir: str | None = None, *, plots: bool = True) 
     doc["files"] = {"markdown": os.path.basename(paths["markdown"]),
                     "plots": [os.path.basename(p) for p in paths["plots"]]}
     with open(paths["json"], "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=True)
+        json.dump(doc, f, indent=1, allow_nan=True, default=str)
         f.write("\n")
     with open(paths["markdown"], "w") as f:
         f.write(markdown(doc))

@@ -170,3 +170,34 @@ def test_floyd_warshall_cap_is_a_skip_note():
     assert {c["reference"] for c in out["comparisons"]} == {"scipy.dijkstra"}
     assert {s["impl"] for s in out["skipped"]} == {"scipy.floyd_warshall", "p2i.rag_distance[apsp]"}
     assert all("K <= 8" in s["reason"] for s in out["skipped"])
+
+
+def test_gpu_case_converts_gpu_bench_report(monkeypatch):
+    """With a GPU, bench.gpu_bench's report becomes records and GPU-vs-CPU comparisons."""
+    import types
+
+    import bench
+    import bench.cases as cases
+    import bench.core as core
+
+    stat = {"q1_s": 0.0, "iqr_s": 0.0, "min_s": 0.0, "n_repeat": 1, "n_warmup": 2, "times_s": [], "warmup_s": []}
+    seen = {}
+
+    def run(args):
+        seen["args"] = args
+        return {"device": {"name": "FakeGPU"}, "args": {"width": 640, "height": 480},
+                "cases": {"sobel": {"B": 8, "gpu_batch": dict(stat, median_s=0.01, q1_s=0.01, q3_s=0.01),
+                                    "cpu_per_image": dict(stat, median_s=0.2, q1_s=0.2, q3_s=0.2),
+                                    "vs_cpu": {"speedup": 20.0}}}}
+
+    fake = types.SimpleNamespace(run=run, parse_args=lambda argv: list(argv))
+    monkeypatch.setattr(core, "gpu_present", lambda: True)
+    monkeypatch.setattr(bench, "gpu_bench", fake, raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "bench.gpu_bench", fake)
+    out = cases.gpu_cases(Config.quick_config())
+    assert seen["args"] == ["--quick"]
+    (c,) = out["comparisons"]
+    assert (c["case"], c["ours"], c["reference"]) == ("gpu_sobel", "gpu_batch", "cpu_per_image")
+    assert c["speedup"] == pytest.approx(20.0) and c["params"]["device"] == "FakeGPU"
+    assert {r["role"] for r in out["results"]} == {"ours", "reference"}
+    assert out["gpu_report"][0]["report"]["device"]["name"] == "FakeGPU"
