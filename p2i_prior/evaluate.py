@@ -8,11 +8,15 @@ crowds as ignore regions):
     Oracle boxes: each pixel whose person score passes the threshold goes to the smallest
     ground-truth box containing it (:func:`p2i_prior.pipeline.box_instances`).
 ``rag``, ``sweep``, ``geodesic``
-    Oracle keypoints: the pose-instance map of :func:`p2i_prior.pipeline.pose_instance_map`
-    (superpixel-graph distances with the ``--solver``, or pixel-grid fast sweeping, Euclidean or
-    edge-weighted geodesic) fused with the person score by
-    :func:`p2i_prior.pipeline.segment_instances`.  ``--roi box`` restricts every instance to its
-    own ground-truth box (the "keypoints with boxes" setting).
+    Oracle keypoints: each person pixel goes to the nearest skeleton
+    (:func:`p2i_prior.pipeline.segment_people`, the argmax of the pose-instance map fused with the
+    person score) in superpixel-graph distance (``rag``, with the ``--solver``) or pixel-grid
+    fast-sweeping distance (``sweep`` Euclidean, ``geodesic`` edge-weighted).  Gates that stop an
+    instance where a person ends: ``--components on`` (default; only the connected components of
+    person pixels that the instance's skeleton touches, so people without keypoints are not
+    pulled into the nearest skeleton; ``off`` is the paper's plain prior over the whole image),
+    ``--extent E`` (within E times the skeleton's body scale), and ``--roi box`` (inside the
+    instance's own ground-truth box: the "keypoints with boxes" setting).
 
 The ranking score of a predicted mask (COCOeval sorts detections by it) is the **mean person score
 inside the mask**.  An instance whose mask comes out empty gives no detection (a miss).
@@ -51,29 +55,23 @@ _KEYPOINT_METHODS = ("rag", "sweep", "geodesic")
 # --------------------------------------------------------------------------------------------
 
 
-def _pose_map_kwargs(cfg: dict, record: Any, method: str) -> dict:
-    """Keyword arguments for ``pose_instance_map``, checked against its signature."""
-    from .pipeline import pose_instance_map
+def _people_kwargs(cfg: dict, record: Any, method: str) -> dict:
+    """Keyword arguments for ``segment_people``, ``--option`` keys checked against the pipeline."""
+    from .pipeline import instance_distances, segment_people
 
-    params = inspect.signature(pose_instance_map).parameters
-    kw: dict[str, Any] = {"method": method}
+    allowed = (set(inspect.signature(segment_people).parameters)
+               | set(inspect.signature(instance_distances).parameters))
+    allowed -= {"image", "keypoints", "person_score", "distance_options", "method", "threshold"}
+    kw: dict[str, Any] = {"method": method, "threshold": cfg["threshold"], "components": cfg["components"]}
     if method == "rag":
-        kw["solver"] = cfg["solver"]
-        kw["n_segments"] = cfg["n_segments"]
-        kw["compactness"] = cfg["compactness"]
-    if cfg.get("temperature") is not None:
-        kw["temperature"] = cfg["temperature"]
+        kw.update(solver=cfg["solver"], n_segments=cfg["n_segments"], compactness=cfg["compactness"])
     if cfg["roi"] == "box":
-        if "boxes" not in params:
-            raise ValueError("roi: 'box' needs pose_instance_map(..., boxes=...), which this pipeline lacks")
         kw["boxes"] = record.boxes
     for key, value in cfg.get("options", {}).items():
-        if key not in params:
-            raise ValueError(
-                f"option: expected a keyword of pose_instance_map ({', '.join(p for p in params if p not in ('image', 'keypoints'))}), got {key!r}"
-            )
+        if key not in allowed:
+            raise ValueError(f"option: expected a keyword of segment_people ({', '.join(sorted(allowed))}), got {key!r}")
         kw[key] = value
-    return {k: v for k, v in kw.items() if k in params}
+    return kw
 
 
 def predict_image(
@@ -85,9 +83,9 @@ def predict_image(
     roi: str = "none",
     solver: str = "sssp",
     threshold: float = 0.5,
+    components: bool = True,
     n_segments: int = 1000,
     compactness: float = 10.0,
-    temperature: float | None = None,
     options: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predict one mask per eligible person of an image with one method.
@@ -102,10 +100,13 @@ def predict_image(
     method : {"box", "rag", "sweep", "geodesic"}
     roi : {"none", "box"}
         Restrict keypoint methods to each instance's box.
-    solver, n_segments, compactness, temperature, options
-        Passed to :func:`p2i_prior.pipeline.pose_instance_map` (``options``: any further keyword).
+    solver, n_segments, compactness, options
+        Passed to :func:`p2i_prior.pipeline.segment_people` (``options``: any further keyword,
+        e.g. ``extent``, ``edge_weight``, ``length_weight``).
     threshold : float
         Person-score threshold of the fusion.
+    components : bool
+        The connected-component gate of ``segment_people`` (module docstring).
 
     Returns
     -------
@@ -120,17 +121,16 @@ def predict_image(
     >>> labels, masks, scores = predict_image(rec, rec.load_image(), score, "rag")  # doctest: +SKIP
     """
     from .masks import masks_from_labels
-    from .pipeline import box_instances, pose_instance_map, segment_instances
+    from .pipeline import box_instances, segment_people
 
     cfg = dict(
-        roi=roi, solver=solver, n_segments=n_segments, compactness=compactness,
-        temperature=temperature, options=options or {},
+        roi=roi, solver=solver, threshold=threshold, components=bool(components),
+        n_segments=n_segments, compactness=compactness, options=options or {},
     )
     if method == "box":
         labels = box_instances(score, record.boxes, threshold=threshold)
     elif method in _KEYPOINT_METHODS:
-        pose_map = pose_instance_map(image, record.keypoints, **_pose_map_kwargs(cfg, record, method))
-        labels = segment_instances(pose_map, score, threshold=threshold)
+        labels = segment_people(image, record.keypoints, score, **_people_kwargs(cfg, record, method))
     else:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     labels = np.asarray(labels)
@@ -187,8 +187,8 @@ def _process(record: Any, keep_labels: bool = False) -> dict:
         labels, masks, scores = predict_image(
             record, image, score, method,
             roi=cfg["roi"], solver=cfg["solver"], threshold=cfg["threshold"],
-            n_segments=cfg["n_segments"], compactness=cfg["compactness"],
-            temperature=cfg["temperature"], options=cfg["options"],
+            components=cfg["components"], n_segments=cfg["n_segments"],
+            compactness=cfg["compactness"], options=cfg["options"],
         )
         seconds = time.perf_counter() - t0
         keep = masks.reshape(record.n, -1).any(1)
@@ -294,7 +294,7 @@ def evaluate_methods(
     threshold: float = 0.5,
     n_segments: int = 1000,
     compactness: float = 10.0,
-    temperature: float | None = None,
+    components: bool = True,
     extent: float | None = None,
     options: dict | None = None,
     workers: int = 1,
@@ -322,13 +322,15 @@ def evaluate_methods(
         ``box`` restricts each keypoint instance to its ground-truth box.
     solver : {"sssp", "apsp"}
         Graph distance solver of ``rag``.
-    threshold, n_segments, compactness, temperature, options
+    threshold, n_segments, compactness, options
         Fusion threshold and pipeline parameters (``options``: further keywords of
-        ``pose_instance_map``).
+        ``segment_people``, e.g. ``edge_weight``, ``length_weight``).
+    components : bool
+        Connected-component gate: an instance only takes the components of person pixels its
+        skeleton touches (``False``: the paper's plain prior over the whole image).
     extent : float, optional
-        Keypoint-derived extent gate of ``pose_instance_map``: each instance stops ``extent``
-        times its skeleton scale away from its skeleton (stopping where a person ends without
-        boxes).
+        Keypoint-derived extent gate: each instance stops ``extent`` times its body scale away
+        from its skeleton.
     workers : int
         Worker processes over images (1: in this process).
     limit : int, optional
@@ -393,7 +395,7 @@ def evaluate_methods(
     source = make_score_source(score, model_path=selfie_model)
     cfg = dict(
         methods=methods, roi=roi, solver=solver, threshold=float(threshold),
-        n_segments=int(n_segments), compactness=float(compactness), temperature=temperature,
+        components=bool(components), n_segments=int(n_segments), compactness=float(compactness),
         options=dict(options or {}, **({} if extent is None else {"extent": float(extent)})),
         missing=missing, category_id=persons.category_id,
     )
@@ -430,12 +432,9 @@ def evaluate_methods(
             st["rel_ap_vs_box"] = _rel(st["ap"], stats["box"]["ap"])
 
     n_inst = stats[methods[0]]["n_instances"]
-    note = ", ".join(f"{k}={v}" for k, v in cfg["options"].items())
-    if temperature is not None:
-        note = f"temperature={temperature}" + (f", {note}" if note else "")
+    note = ", ".join([f"components={'on' if components else 'off'}"] + [f"{k}={v}" for k, v in cfg["options"].items()])
     table = format_table(
-        stats, score=score, roi=roi, n_images=len(ids), n_instances=n_inst,
-        note=f"Prior options: {note}." if note else "",
+        stats, score=score, roi=roi, n_images=len(ids), n_instances=n_inst, note=f"Prior: {note}."
     )
     counts = dict(persons.counts)
     counts.update(
@@ -626,7 +625,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         n_segments=args.n_segments,
         compactness=args.compactness,
-        temperature=args.temperature,
+        components=args.components == "on",
         extent=args.extent,
         options=dict(args.option or []),
         workers=args.workers,
@@ -665,11 +664,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threshold", type=float, default=0.5, help="person-score threshold (default 0.5)")
     p.add_argument("--n-segments", type=int, default=1000, help="SLIC superpixels of rag (default 1000)")
     p.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default 10)")
-    p.add_argument("--temperature", type=float, default=None, help="softmax temperature (default: the pipeline's)")
+    p.add_argument("--components", default="on", choices=("on", "off"),
+                   help="connected-component gate (default on; off: the paper's plain prior)")
     p.add_argument("--extent", type=float, default=None,
                    help="stop each keypoint instance at EXTENT x its skeleton scale (default: no gate)")
     p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
-                   help="further keyword of pose_instance_map (repeatable)")
+                   help="further keyword of segment_people, e.g. edge_weight=5 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="worker processes over images (default 1)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--missing", default="error", choices=("error", "skip"),

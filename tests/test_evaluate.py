@@ -265,3 +265,17 @@ def test_synthetic_scenes_exported_as_coco(tmp_path):
     assert st["box"]["n_instances"] == st["sweep"]["n_instances"] == persons.n_instances
     # heavily overlapping people: keypoints separate them where boxes cannot
     assert st["sweep"]["ap50"] > 0.5 and st["sweep"]["ap50"] > st["box"]["ap50"]
+
+
+@needs_pipeline
+def test_component_gate_and_options(persons):
+    from p2i_prior.evaluate import evaluate_methods
+
+    kw = dict(methods=["sweep"], image_ids=[103, 104], progress=False, figures=0)
+    plain = evaluate_methods(persons, components=False, **kw)
+    gated = evaluate_methods(persons, components=True, **kw)
+    # both images hold a person without keypoints: the plain prior hands them to a skeleton
+    assert gated["methods"]["sweep"]["mean_instance_iou"] > plain["methods"]["sweep"]["mean_instance_iou"]
+    assert "components=off" in plain["table"] and "components=on" in gated["table"]
+    with pytest.raises(ValueError, match="option: expected a keyword of segment_people .* got 'bogus'"):
+        evaluate_methods(persons, options={"bogus": 1}, **kw)
