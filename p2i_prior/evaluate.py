@@ -400,6 +400,8 @@ def evaluate_methods(
         missing=missing, category_id=persons.category_id,
     )
 
+    if any(m in _KEYPOINT_METHODS for m in methods):
+        _people_kwargs(cfg, records[0], "rag")  # bad --option keys fail before any work
     t_start = time.perf_counter()
     outputs = _run(records, source, cfg, workers=workers, progress=progress)
     wall = time.perf_counter() - t_start
