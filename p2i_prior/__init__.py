@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # primitives
     "slic": "superpixels",
+    "boundary_recall": "superpixels",
+    "undersegmentation_error": "superpixels",
     "sobel": "edges",
     "rgb2gray": "edges",
     "RAG": "rag",

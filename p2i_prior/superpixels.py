@@ -122,6 +122,7 @@ def slic(
     *,
     min_size_factor: float = 0.5,
     max_size_factor: float = 3.0,
+    device: str = "auto",
 ) -> Any:
     """SLIC superpixels in CIELAB space (k-means in (L, a, b, y, x)).
 
@@ -153,6 +154,10 @@ def slic(
     max_size_factor : float
         Largest flood fill as a fraction of the mean seed-cell area, > ``min_size_factor``;
         a larger region is cut into pieces of that size (as scikit-image does).
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU kernels (gSLICr-style assignment, same labels up to distance ties)
+        for a CuPy array or CUDA torch tensor, the CPU otherwise; ``"cuda"`` raises
+        ``RuntimeError`` without a GPU.
 
     Returns
     -------
@@ -180,6 +185,11 @@ def slic(
     from .kernels.slic import assign, cluster_sums, relabel_sequential, update
     from .kernels.slic import enforce_connectivity as _enforce
 
+    from . import _gpu
+
+    if _gpu.use_gpu(device, image):
+        return _gpu.slic(image, n_segments, compactness, max_num_iter, enforce_connectivity,
+                         min_size_factor=min_size_factor, max_size_factor=max_size_factor)
     arr = _check_image(image)
     H, W = arr.shape[:2]
     n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)

@@ -23,6 +23,8 @@ def test_public_functions_on_cuda_equal_cpu(tiny):
     img = tiny.image
     np.testing.assert_allclose(p.sobel(img, device="cuda"), p.sobel(img), atol=1e-6)
     labels = p.slic(img, n_segments=12)
+    agree = (p.slic(img, n_segments=12, device="cuda") == labels).mean()
+    assert agree >= 0.995
     edge = p.sobel(img)
     g_cpu = p.build_rag(labels, edge)
     g_gpu = p.build_rag(labels, edge, device="cuda")
