@@ -33,6 +33,7 @@ import numpy as np
 
 from ._util import (
     check_choice,
+    check_positive_int,
     check_finite,
     check_ndim,
     check_positive_float,
@@ -165,7 +166,8 @@ def instance_distances(
     """(n, H, W) float32 distance of every pixel to every instance's skeleton.
 
     See :func:`pose_instance_map` for the parameters.  ``+inf`` where an instance has no
-    skeleton pixel in the image (no labelled keypoint, or all outside).  Host numpy output.
+    skeleton pixel in the image (no labelled keypoint, or all outside).  Host numpy output;
+    memory ``4 n H W`` bytes (:func:`segment_people` never holds more than a chunk of it).
 
     Examples
     --------
@@ -174,12 +176,44 @@ def instance_distances(
     [1.0, 0.0, 1.0, 2.0]
     """
     img, kp = _check_image_and_keypoints(image, keypoints)
+    H, W = img.shape[:2]
+    out = np.empty((kp.shape[0], H, W), np.float32)
+    for start, chunk in _distance_chunks(
+        img, kp, method=method, solver=solver, n_segments=n_segments, compactness=compactness,
+        speed=speed, edge_weight=edge_weight, length_weight=length_weight, labels=labels,
+        chunk=max(1, kp.shape[0]),
+    ):
+        out[start:start + chunk.shape[0]] = chunk
+    return out
+
+
+def _distance_chunks(
+    img: np.ndarray,
+    kp: np.ndarray,
+    *,
+    method: str,
+    solver: str,
+    n_segments: int,
+    compactness: float,
+    speed: Any,
+    edge_weight: float,
+    length_weight: float,
+    labels: Any,
+    chunk: int,
+):
+    """Yield ``(start, (m, H, W) float32)`` distances for instances ``start:start+m``.
+
+    The per-image work (SLIC, Sobel, RAG and its graph distances, which are (n, K) and small;
+    the geodesic speed) is done once; only the pixel maps are produced chunk by chunk.
+    """
     check_choice(method, "method", METHODS)
     check_choice(solver, "solver", ("sssp", "apsp"))
+    length_weight = check_positive_float(length_weight, "length_weight", allow_zero=True)
+    edge_weight = check_positive_float(edge_weight, "edge_weight", allow_zero=True)
     H, W = img.shape[:2]
     n = kp.shape[0]
-    if n == 0:
-        return np.zeros((0, H, W), np.float32)
+    if speed is not None and method != "geodesic":
+        raise ValueError(f"speed: only used with method='geodesic', got a speed map with method={method!r}")
     if method == "rag":
         from .edges import sobel
         from .graph_distance import rag_distance
@@ -187,7 +221,6 @@ def instance_distances(
         from .skeleton import seed_superpixels
         from .superpixels import slic
 
-        length_weight = check_positive_float(length_weight, "length_weight", allow_zero=True)
         if labels is None:
             lab = slic(img, n_segments=n_segments, compactness=compactness)
         else:
@@ -198,31 +231,37 @@ def instance_distances(
                 raise ValueError(
                     f"labels: expected shape {shape_str((H, W))} (the image's), got {shape_str(lab.shape)}"
                 )
-        edge = sobel(img)
-        rag = build_rag(lab, edge)
+        if n == 0:
+            return
+        rag = build_rag(lab, sobel(img))
         if length_weight > 0:
             rag = rag.with_weights(rag.weights + length_weight * _hop_lengths(rag, lab))
-        seeds = seed_superpixels(lab, kp)
-        d = rag_distance(rag, seeds, solver)
-        return d[:, lab]
-    from .skeleton import skeleton_mask
+        d = rag_distance(rag, seed_superpixels(lab, kp), solver)
+        for start in range(0, n, chunk):
+            yield start, d[start:start + chunk][:, lab]
+        return
+    from .skeleton import skeleton_pixels
     from .sweep import sweep_distance
 
-    seeds = skeleton_mask(kp, (H, W))
-    if method == "sweep":
-        if speed is not None:
-            raise ValueError("speed: only used with method='geodesic', got a speed map with method='sweep'")
-        return np.asarray(sweep_distance(seeds), dtype=np.float32)
-    if speed is None:
-        from .edges import sobel
+    if method == "geodesic":
+        if speed is None:
+            from .edges import sobel
 
-        edge_weight = check_positive_float(edge_weight, "edge_weight", allow_zero=True)
-        edge = sobel(img).astype(np.float64)
-        mean = float(edge.mean())
-        speed = 1.0 / (1.0 + edge_weight * edge / mean) if mean > 0 else np.ones((H, W))
-    else:
-        speed = to_numpy(speed, "speed", dtype=np.float64)
-    return np.asarray(sweep_distance(seeds, speed), dtype=np.float32)
+            edge = sobel(img).astype(np.float64)
+            mean = float(edge.mean())
+            speed = 1.0 / (1.0 + edge_weight * edge / mean) if mean > 0 else np.ones((H, W))
+        else:
+            speed = to_numpy(speed, "speed", dtype=np.float64)
+    if n == 0:
+        return
+    offsets, rows, cols = skeleton_pixels(kp, (H, W))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        seeds = np.zeros((stop - start, H, W), bool)
+        inst = np.repeat(np.arange(stop - start), np.diff(offsets[start:stop + 1]))
+        sl = slice(offsets[start], offsets[stop])
+        seeds[inst, rows[sl], cols[sl]] = True
+        yield start, np.asarray(sweep_distance(seeds, speed, device="cpu"), dtype=np.float32)
 
 
 def _hop_lengths(rag, labels: np.ndarray) -> np.ndarray:
@@ -242,20 +281,34 @@ def softmax_instances(distances: np.ndarray, temperature: float, gate: np.ndarra
     """(H, W, n) softmax over instances of ``-distances / temperature``, zero where gated off.
 
     ``distances`` (n, H, W); ``+inf`` and gated-off entries get probability 0; a pixel where
-    every instance is ``+inf`` or gated off gets an all-zero row.
+    every instance is ``+inf`` or gated off gets an all-zero row.  Computed in float64 a band of
+    rows at a time (temporaries bounded by ~64 MB), written as float32.
     """
-    n = distances.shape[0]
-    d = np.moveaxis(distances, 0, -1).astype(np.float64)
-    if gate is not None:
-        d = np.where(np.moveaxis(gate, 0, -1), d, np.inf)
-    if n == 0:
-        return np.zeros(d.shape, np.float32)
-    dmin = d.min(axis=-1, keepdims=True)
-    reachable = np.isfinite(dmin)
-    z = np.where(reachable, -(d - np.where(reachable, dmin, 0.0)) / temperature, -np.inf)
-    e = np.exp(z)
-    s = e.sum(axis=-1, keepdims=True)
-    return np.where(reachable, e / np.where(s > 0, s, 1.0), 0.0).astype(np.float32)
+    n, H, W = distances.shape
+    out = np.zeros((H, W, n), np.float32)
+    if n == 0 or H == 0:
+        return out
+    band = max(1, (8 << 20) // max(1, W * n))
+    for r0 in range(0, H, band):
+        r1 = min(H, r0 + band)
+        d = np.moveaxis(distances[:, r0:r1], 0, -1).astype(np.float64)
+        if gate is not None:
+            d[~np.moveaxis(gate[:, r0:r1], 0, -1)] = np.inf
+        dmin = d.min(axis=-1, keepdims=True)
+        reachable = np.isfinite(dmin[..., 0])
+        d -= np.where(np.isfinite(dmin), dmin, 0.0)
+        d *= -1.0 / temperature
+        np.exp(d, out=d)  # exp(-inf) = 0 for unreachable instances
+        total = d.sum(axis=-1, keepdims=True)
+        d /= np.where(total > 0, total, 1.0)
+        d[~reachable] = 0.0
+        out[r0:r1] = d
+    return out
+
+
+#: Default cap on the memory of a pose-instance map call (the (H, W, n) map plus the (n, H, W)
+#: distances it is computed from); see ``pose_instance_map(max_bytes=...)``.
+MAP_MAX_BYTES = 2 << 30
 
 
 def _gates(kp: np.ndarray, H: int, W: int, boxes: Any, extent: Any) -> np.ndarray | None:
@@ -291,6 +344,7 @@ def pose_instance_map(
     extent: float | None = None,
     labels: Any = None,
     device: str = "auto",
+    max_bytes: int | None = None,
 ) -> Any:
     """The pose-instance map: per pixel, a softmax over instances of -distance / temperature.
 
@@ -328,6 +382,10 @@ def pose_instance_map(
         ``RuntimeError`` without a GPU.  ``length_weight``, ``extent`` and a custom ``speed``
         run on the CPU only (a GPU image is then processed on the host, result returned on
         its device).
+    max_bytes : int, optional
+        Refuse (``ValueError``, before any work) a call whose map and distances,
+        ``8 H W n`` bytes, exceed this; default ``MAP_MAX_BYTES`` (2 GiB).  For labels only,
+        :func:`segment_people` needs no (H, W, n) map.
 
     Returns
     -------
@@ -355,6 +413,7 @@ def pose_instance_map(
     if temperature is None:
         temperature = DEFAULT_TEMPERATURE.get(method, 1.0)
     temperature = check_positive_float(temperature, "temperature")
+    _check_map_memory(image, keypoints, max_bytes)
     dist = instance_distances(
         image, keypoints, method=method, solver=solver, n_segments=n_segments,
         compactness=compactness, speed=speed, edge_weight=edge_weight,
@@ -363,6 +422,20 @@ def pose_instance_map(
     kp = check_keypoints(keypoints)
     gate = _gates(kp, dist.shape[1], dist.shape[2], boxes, extent)
     return like(softmax_instances(dist, temperature, gate), image)
+
+
+def _check_map_memory(image: Any, keypoints: Any, max_bytes: Any) -> None:
+    limit = MAP_MAX_BYTES if max_bytes is None else check_positive_int(max_bytes, "max_bytes")
+    shape = tuple(getattr(image, "shape", np.shape(image)))
+    n = int(getattr(keypoints, "shape", np.shape(keypoints))[0]) if np.ndim(keypoints) else 0
+    if len(shape) >= 2:
+        need = 8 * int(shape[0]) * int(shape[1]) * n
+        if need > limit:
+            raise ValueError(
+                f"max_bytes: the (H, W, n) = ({shape[0]}, {shape[1]}, {n}) map and its distances need "
+                f"{need / 2**30:.2f} GiB, over the limit of {limit / 2**30:.2f} GiB; use "
+                "segment_people() for the labels alone (bounded memory), or raise max_bytes"
+            )
 
 
 def _gpu_capable(length_weight: float, extent: Any, speed: Any) -> bool:
@@ -492,22 +565,11 @@ def component_gate(keypoints: Any, person_score: Any, *, threshold: float = 0.5)
            [1, 1, 0, 0, 0, 0, 0],
            [1, 1, 0, 0, 0, 0, 0]])
     """
-    from scipy import ndimage
-
-    from .skeleton import skeleton_pixels
-
     score = _check_score(person_score, None)
     threshold = _check_threshold(threshold)
     kp = check_keypoints(keypoints)
-    comp, n_comp = ndimage.label(score >= threshold, structure=np.ones((3, 3), bool))
-    offsets, rows, cols = skeleton_pixels(kp, score.shape)
-    gate = np.zeros((kp.shape[0],) + score.shape, bool)
-    for i in range(kp.shape[0]):
-        touched = np.zeros(n_comp + 1, bool)
-        touched[comp[rows[offsets[i]:offsets[i + 1]], cols[offsets[i]:offsets[i + 1]]]] = True
-        touched[0] = False
-        gate[i] = touched[comp]
-    return gate
+    comp, touched = _touched_components(kp, score >= threshold)
+    return touched[:, comp]
 
 
 def segment_people(
@@ -520,6 +582,7 @@ def segment_people(
     components: bool = True,
     boxes: Any = None,
     extent: float | None = None,
+    chunk: int = 8,
     **distance_options: Any,
 ) -> Any:
     """Instance labels straight from an image, keypoints and a person score (no (H, W, n) map).
@@ -547,6 +610,11 @@ def segment_people(
     components : bool
     boxes : (n, 4) COCO [x, y, w, h] array, optional
     extent : float > 0, optional
+    chunk : int >= 1
+        Instances whose pixel distances are held at once.  Memory is about
+        ``H W (13 + 5 chunk)`` bytes beyond the superpixels and the image: the labels, the
+        running minimum, the component labels, one chunk of distances and gates.  A 4000x3000
+        photo with 50 people stays within 2 GB (see the README).
     **distance_options
         Passed to :func:`instance_distances` (``solver``, ``n_segments``, ``compactness``,
         ``speed``, ``edge_weight``, ``length_weight``, ``labels``).
@@ -566,20 +634,56 @@ def segment_people(
     H, W = img.shape[:2]
     score = _check_score(person_score, (H, W))
     threshold = _check_threshold(threshold)
-    dist = instance_distances(img, kp, method=method, **distance_options)
-    gate = _gates(kp, H, W, boxes, extent)
-    if components:
-        comp = component_gate(kp, score, threshold=threshold)
-        gate = comp if gate is None else gate & comp
-    if gate is not None:
-        dist = np.where(gate, dist, np.inf)
+    chunk = check_positive_int(chunk, "chunk")
     n = kp.shape[0]
-    if n == 0:
-        return like(np.zeros((H, W), np.int32), image)
-    best = np.argmin(dist, axis=0)
-    reachable = np.isfinite(np.take_along_axis(dist, best[None], axis=0)[0])
-    labels = np.where(reachable & (score >= threshold), best + 1, 0).astype(np.int32)
-    return like(labels, image)
+    box_arr = None if boxes is None else _check_boxes(boxes, n)
+    if extent is not None:
+        extent = check_positive_float(extent, "extent")
+    comp_labels = touched = None
+    if components:
+        comp_labels, touched = _touched_components(kp, score >= threshold)
+    best = np.full((H, W), np.inf, np.float32)
+    owner = np.zeros((H, W), np.int32)
+    for start, d in _distance_chunks(img, kp, method=method, chunk=chunk, **_distance_defaults(distance_options)):
+        stop = start + d.shape[0]
+        gate = _gates(kp[start:stop], H, W, None if box_arr is None else box_arr[start:stop], extent)
+        if components:
+            comp = touched[start:stop][:, comp_labels]
+            gate = comp if gate is None else gate & comp
+        for j in range(d.shape[0]):
+            dj = d[j] if gate is None else np.where(gate[j], d[j], np.inf)
+            closer = dj < best  # strict: ties stay with the lower instance number
+            best[closer] = dj[closer]
+            owner[closer] = start + j + 1
+    owner[~np.isfinite(best) | (score < threshold)] = 0
+    return like(owner, image)
+
+
+def _distance_defaults(options: dict) -> dict:
+    """``segment_people``'s distance options with ``instance_distances``' defaults filled in."""
+    known = ("solver", "n_segments", "compactness", "speed", "edge_weight", "length_weight", "labels")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"segment_people: unexpected keyword {unknown[0]!r} (distance options: {', '.join(known)})")
+    defaults = dict(solver="sssp", n_segments=1000, compactness=10.0, speed=None,
+                    edge_weight=10.0, length_weight=0.0, labels=None)
+    defaults.update(options)
+    return defaults
+
+
+def _touched_components(kp: np.ndarray, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected components of ``person`` and, per instance, which ones its skeleton touches."""
+    from scipy import ndimage
+
+    from .skeleton import skeleton_pixels
+
+    comp, n_comp = ndimage.label(person, structure=np.ones((3, 3), bool))
+    offsets, rows, cols = skeleton_pixels(kp, person.shape)
+    touched = np.zeros((kp.shape[0], n_comp + 1), bool)
+    inst = np.repeat(np.arange(kp.shape[0]), np.diff(offsets))
+    touched[inst, comp[rows, cols]] = True
+    touched[:, 0] = False
+    return comp, touched
 
 
 def box_instances(person_score: Any, boxes: Any, *, threshold: float = 0.5) -> Any:

@@ -232,3 +232,22 @@ def test_segment_people_leaves_people_without_keypoints_alone(scene):
 
     touched = np.unique(comp[skeleton_mask(kp, comp.shape).any(0)])
     assert not labels[~np.isin(comp, touched)].any()
+
+
+def test_map_memory_limit_is_refused_before_work(scene):
+    with pytest.raises(ValueError, match=r"max_bytes: the \(H, W, n\) = \(96, 128, 3\) map and its distances need 0.00 GiB, over the limit of 0.00 GiB; use segment_people"):
+        pose_instance_map(scene.image, scene.keypoints, max_bytes=1000)
+    with pytest.raises(ValueError, match=r"max_bytes: expected an integer >= 1, got 0"):
+        pose_instance_map(scene.image, scene.keypoints, max_bytes=0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_segment_people_chunks_do_not_change_labels(scene, method):
+    from p2i_prior import segment_people
+
+    kw = dict(method=method, n_segments=150, boxes=scene.boxes)
+    a = segment_people(scene.image, scene.keypoints, scene.score, chunk=1, **kw)
+    b = segment_people(scene.image, scene.keypoints, scene.score, chunk=64, **kw)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match=r"segment_people: unexpected keyword 'segments'"):
+        segment_people(scene.image, scene.keypoints, scene.score, segments=3)
