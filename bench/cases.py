@@ -609,9 +609,16 @@ def case_end_to_end(x: Inputs, config: Config) -> dict:
               "label_agreement": float((np.asarray(ours_labels) == ref_labels).mean())}
     fns = {"p2i.pose_instance_map+segment_instances": lambda: ours_pipeline(img, kp, score, n),
            "skimage+scipy pipeline": lambda: reference_pipeline(img, kp, score, n)}
-    out = _group("end_to_end", x, config, fns,
-                 {"p2i.pose_instance_map+segment_instances": "ours", "skimage+scipy pipeline": "reference"},
-                 [("p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline")], params)
+    roles = {"p2i.pose_instance_map+segment_instances": "ours", "skimage+scipy pipeline": "reference"}
+    pairs = [("p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline")]
+    if hasattr(P, "segment_people"):  # the labels-only path (no (H, W, n) map), same labels
+        fns["p2i.segment_people[rag]"] = lambda: P.segment_people(img, kp, score, method="rag",
+                                                                  components=False, n_segments=n)
+        roles["p2i.segment_people[rag]"] = "ours"
+        pairs.append(("p2i.segment_people[rag]", "skimage+scipy pipeline"))
+        params["segment_people_agreement"] = float(
+            (np.asarray(fns["p2i.segment_people[rag]"]()) == np.asarray(ours_labels)).mean())
+    out = _group("end_to_end", x, config, fns, roles, pairs, params)
     out["profiles"] = [{
         "case": "end_to_end", "size": _size_str(x.size), "input": x.source,
         "ours": _stage_profile(ours_stages(img, kp, score, n), config),

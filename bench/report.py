@@ -14,6 +14,7 @@ __all__ = ["TARGETS", "evaluate_targets", "fit_exponents", "markdown", "plot_all
 #: superpixels, 5 people).
 TARGETS = (
     ("end_to_end", "p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline", 20.0),
+    ("end_to_end", "p2i.segment_people[rag]", "skimage+scipy pipeline", 20.0),
     ("slic", "p2i.slic", "skimage.slic", 8.0),
     ("rag_distance", "p2i.rag_distance[sssp]", "scipy.floyd_warshall", 100.0),
 )
@@ -27,7 +28,7 @@ def evaluate_targets(comparisons: list[dict], size: str) -> list[dict]:
     >>> c = [{"case": "slic", "ours": "p2i.slic", "reference": "skimage.slic", "size": "640x480",
     ...       "input": "synthetic:seed=7", "speedup": 9.0, "speedup_lo": 8.5, "speedup_hi": 9.5}]
     >>> [(t["case"], t["met"]) for t in evaluate_targets(c, "640x480")]
-    [('end_to_end', None), ('slic', True), ('rag_distance', None)]
+    [('end_to_end', None), ('end_to_end', None), ('slic', True), ('rag_distance', None)]
     """
     out = []
     for case, ours, ref, target in TARGETS:
@@ -186,7 +187,7 @@ def plot_all(result: dict, out_dir: str, stem: str) -> list[str]:
     comps = result["comparisons"]
     if comps:
         labels = [f"{c['case']} {c['size']} {c['input'].split(':')[0]}  "
-                  f"{c['ours'].replace('p2i.', '').replace('pose_instance_map+segment_instances', 'prior')}"
+                  f"{c['ours'].replace('p2i.', '').replace('pose_instance_map+segment_instances', 'map+segment')}"
                   f" vs {c['reference']}" + (f" K={c['params']['K']}" if 'K' in c['params'] and c['case'] == 'rag_distance_k' else "")
                   for c in comps]
         fig, ax = plt.subplots(figsize=(11, 0.26 * len(comps) + 1.5))

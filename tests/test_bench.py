@@ -58,8 +58,10 @@ def test_quick_suite_document(quick_run):
             "end_to_end", "threads"} - compared <= {"threads"}  # threads needs >= 2 cores
     assert any(s["case"] == "gpu" for s in loaded["skipped"]) or "gpu" in compared
     # the three targets are reported, each with a finite speed-up
-    assert [t["case"] for t in loaded["targets"]] == ["end_to_end", "slic", "rag_distance"]
-    assert all(math.isfinite(t["speedup"]) for t in loaded["targets"])
+    assert [t["case"] for t in loaded["targets"]][-2:] == ["slic", "rag_distance"]
+    assert all(t["case"] == "end_to_end" for t in loaded["targets"][:-2])
+    assert all(math.isfinite(t["speedup"]) for t in loaded["targets"] if t["input"] is not None)
+    assert math.isfinite(loaded["targets"][0]["speedup"])
     # scaling: three axes, each with a fitted exponent
     assert set(loaded["scaling_fit"]) == {"pixels", "superpixels", "people"}
     assert all(math.isfinite(f["exponent"]) for f in loaded["scaling_fit"].values())
@@ -114,7 +116,7 @@ def test_ratio_and_fits():
     pts = [{"axis": "people", "x": x, "median_s": 0.01 * x ** 0.5} for x in (1, 4, 16)]
     assert fit_exponents(pts)["people"]["exponent"] == pytest.approx(0.5)
     t = evaluate_targets([], "640x480")
-    assert [e["met"] for e in t] == [None, None, None]
+    assert {e["met"] for e in t} == {None}
 
 
 def test_bad_arguments():
