@@ -95,6 +95,8 @@ def register(subparsers) -> None:
     e.add_argument("--out-md", default=None, help="write the table as Markdown")
     e.add_argument("--results-dir", default=None,
                    help="write COCO results: NAME_segm.json and NAME_keypoints.json (heatmap peaks)")
+    e.add_argument("--kp-threshold", type=float, default=0.1,
+                   help="heatmap peak height for a predicted keypoint to be found (v=2)")
     e.add_argument("--references", action="store_true",
                    help="add two reference rows: the oracle box as mask, and the ground truth "
                         "through the crop/paste-back (the crop-size ceiling)")
@@ -163,7 +165,8 @@ def cmd_eval_net(args) -> int:
         ids = tr if args.split == "train" else ho
     table = evaluate_checkpoints(_parse_checkpoints(args.checkpoints), persons, image_ids=ids,
                                  crop_size=args.crop_size, device=args.device,
-                                 results_dir=args.results_dir, progress=args.progress)
+                                 results_dir=args.results_dir, kp_threshold=args.kp_threshold,
+                                 progress=args.progress)
     if args.references:
         from .evaluate import reference_rows
 

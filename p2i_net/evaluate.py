@@ -63,7 +63,8 @@ def heatmap_keypoints(heatmaps: Any, window: Any, *, kp_threshold: float = 0.1) 
     Returns
     -------
     (17, 3) float64 ndarray
-        ``(x, y, v)`` with ``v`` 2 (found) or 0; ``x, y`` the peak pixel centre in the image.
+        ``(x, y, v)``: ``x, y`` the peak pixel centre in the image (also when not found),
+        ``v`` 2 (found) or 0 (COCO's "not labelled": consumers ignore the coordinates).
 
     Examples
     --------
@@ -84,7 +85,6 @@ def heatmap_keypoints(heatmaps: Any, window: Any, *, kp_threshold: float = 0.1) 
     out[:, 0] = x0 + (c + 0.5) * (x1 - x0) / S_w
     out[:, 1] = y0 + (r + 0.5) * (y1 - y0) / S_h
     out[:, 2] = np.where(peak >= kp_threshold, 2.0, 0.0)
-    out[out[:, 2] == 0, :2] = 0.0
     return out
 
 
@@ -213,9 +213,10 @@ def person_score(net, image: Any, *, max_side: int | None = 513) -> np.ndarray:
 
 
 def pck(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, *, alpha: float = 0.2) -> tuple[int, int]:
-    """Correct keypoints: predicted within ``alpha * max(box w, h)`` of a labelled one.
+    """Correct keypoints: the heatmap peak within ``alpha * max(box w, h)`` of a labelled one.
 
-    A labelled keypoint predicted as not found counts as wrong.
+    Every labelled (``v > 0``) ground-truth keypoint counts, and its prediction is the peak
+    position whatever its height (the usual PCK: the found/not-found threshold plays no part).
 
     Parameters
     ----------
@@ -234,17 +235,16 @@ def pck(pred: np.ndarray, gt: np.ndarray, boxes: np.ndarray, *, alpha: float = 0
     (1, 1)
     """
     lab = gt[..., 2] > 0
-    found = pred[..., 2] > 0
     d = np.linalg.norm(pred[..., :2] - gt[..., :2], axis=-1)
     scale = np.maximum(boxes[:, 2], boxes[:, 3])[:, None]
-    ok = lab & found & (d <= alpha * scale)
+    ok = lab & (d <= alpha * scale)
     return int(ok.sum()), int(lab.sum())
 
 
 def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_dir: str | None = None,
                          *, image_ids: Sequence[int] | None = None, crop_size: int | None = None,
                          device: str = "cpu", results_dir: str | None = None,
-                         progress: bool = False) -> dict:
+                         kp_threshold: float = 0.1, progress: bool = False) -> dict:
     """Score each checkpoint's pasted masks with COCOeval segm (the Table 4.2 numbers).
 
     Parameters
@@ -264,6 +264,8 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
     results_dir : str, optional
         Write ``<name>_segm.json`` (COCO results) and ``<name>_keypoints.json`` (predicted
         keypoints, COCO keypoint-results format) there.
+    kp_threshold : float
+        Heatmap peak height for a predicted keypoint to count as found (``v = 2``).
     progress : bool
         A tqdm bar over images.
 
@@ -305,7 +307,7 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
             image = images_cache.get(rec.id)
             if image is None:
                 image = images_cache[rec.id] = rec.load_image()
-            out = predict_instances(net, image, rec.boxes, crop_size=cs)
+            out = predict_instances(net, image, rec.boxes, crop_size=cs, kp_threshold=kp_threshold)
             results += masks_to_results(rec.id, out["masks"], out["scores"], category_id=persons.category_id)
             if net.kind != "seg_only":
                 c, n_lab = pck(out["keypoints"], rec.keypoints, rec.boxes)
