@@ -54,6 +54,11 @@ def register(subparsers) -> None:
     p.add_argument("--power", type=float, default=d.power, help="poly schedule power")
     p.add_argument("--kp-weight", type=float, default=d.kp_weight, help="keypoint loss weight")
     p.add_argument("--crop-size", type=int, default=d.crop_size)
+    p.add_argument("--context", type=float, default=d.context,
+                   help="context margin around each box, fraction of its size (default %(default)s)")
+    p.add_argument("--target", default=d.target, choices=("instance", "person"),
+                   help="mask target: the centred person, or every person in the crop (a "
+                        "full-image person-score model; use with --model seg_only)")
     p.add_argument("--synthetic", type=int, default=d.synthetic,
                    help="synthetic persons in the training set; 0 = none (default %(default)s)")
     p.add_argument("--synthetic-size", type=int, nargs=2, default=list(d.synthetic_size),
@@ -111,7 +116,8 @@ def cmd_train(args) -> int:
         out=args.out, model=args.model, width=args.width, batch_norm=args.batch_norm,
         dropout=args.dropout, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, power=args.power,
-        kp_weight=args.kp_weight, crop_size=args.crop_size, synthetic=args.synthetic,
+        kp_weight=args.kp_weight, crop_size=args.crop_size, context=args.context,
+        target=args.target, synthetic=args.synthetic,
         synthetic_size=tuple(args.synthetic_size), synthetic_people=args.synthetic_people,
         coco=args.coco, coco_split=args.coco_split, holdout=args.holdout, seed=args.seed,
         workers=args.workers, device=args.device, ckpt_every=args.ckpt_every,

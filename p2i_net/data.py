@@ -38,8 +38,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from scipy import ndimage
 
-from p2i_prior._util import (check_ndim, check_positive_float, check_positive_int, shape_str,
-                             to_numpy)
+from p2i_prior._util import (check_choice, check_ndim, check_positive_float, check_positive_int,
+                             shape_str, to_numpy)
 from p2i_prior.skeleton import COCO_FLIP_PAIRS, check_keypoints
 
 __all__ = [
@@ -347,13 +347,20 @@ class CocoSource:
     def __len__(self) -> int:
         return len(self.persons)
 
-    def person(self, index: int, rng: np.random.Generator | None = None):
-        """``image (H, W, 3) uint8, mask (H, W) bool, keypoints (17, 3), box (4,)`` of person ``index``."""
+    def person(self, index: int, union: bool = False):
+        """``image (H, W, 3) uint8, mask (H, W) bool, keypoints (17, 3), box (4,)`` of person ``index``.
+
+        With ``union`` the mask is every person of the image (crowds and persons without
+        keypoints included) instead of this person's own.
+        """
         from p2i_prior.coco import decode_segmentation
 
         p = self.persons[index]
         im = self.images[p.scene]
-        mask = decode_segmentation(im.segmentations[p.person], im.height, im.width)
+        if union:
+            mask = im.person_mask()
+        else:
+            mask = decode_segmentation(im.segmentations[p.person], im.height, im.width)
         image = self._images.get(p.scene)
         if image is None:
             image = im.load_image()
@@ -412,13 +419,14 @@ class SyntheticSource:
                        width=self.width, n_people=self.n_people)
         return s.image, s.masks, s.keypoints, np.asarray(s.boxes, dtype=np.float64)
 
-    def person(self, index: int, rng: np.random.Generator | None = None):
+    def person(self, index: int, union: bool = False):
+        """``image, mask, keypoints (17, 3), box (4,)`` of person ``index`` (``union``: every person's mask)."""
         image, masks, kps, boxes = self.scene(index)
         n = len(boxes)
         for k in range(n):
             j = (index + k) % n
             if boxes[j][2] > 0 and boxes[j][3] > 0 and masks[j].any():
-                return image, masks[j], kps[j], boxes[j]
+                return image, (masks.any(axis=0) if union else masks[j]), kps[j], boxes[j]
         raise ValueError(f"synthetic scene {index} has no visible person")
 
 
@@ -437,9 +445,9 @@ class ConcatSource:
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def person(self, index: int, rng: np.random.Generator | None = None):
+    def person(self, index: int, union: bool = False):
         k = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.sources[k].person(int(index - self.offsets[k]), rng)
+        return self.sources[k].person(int(index - self.offsets[k]), union)
 
 
 class InstanceCrops:
@@ -464,6 +472,10 @@ class InstanceCrops:
         Random horizontal flips (probability 1/2) when ``train``.
     sigma : float, optional
         Heatmap standard deviation (see :func:`make_crop`).
+    target : {"instance", "person"}
+        The mask target: the centred person only (instance segmentation, the default), or
+        every person in the crop (semantic person segmentation: trains the full-image person
+        score, see :func:`p2i_net.evaluate.person_score`).
 
     Items are keyed by ``index`` or ``(index, aug_seed)``; an int key uses ``aug_seed =
     index``.  Each item is a dict of numpy arrays (see :func:`make_crop`) plus ``index``.
@@ -477,8 +489,9 @@ class InstanceCrops:
 
     def __init__(self, source: Any, *, crop_size: int = 321, train: bool = True,
                  context: float = 0.15, shift_jitter: float = 0.1, scale_jitter: float = 0.15,
-                 flip: bool = True, sigma: float | None = None) -> None:
+                 flip: bool = True, sigma: float | None = None, target: str = "instance") -> None:
         self.source = source
+        self.target = check_choice(target, "target", ("instance", "person"))
         self.crop_size = check_positive_int(crop_size, "crop_size", minimum=8)
         self.train = bool(train)
         self.context = check_positive_float(context, "context", allow_zero=True)
@@ -495,7 +508,7 @@ class InstanceCrops:
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(f"index: expected 0 <= index < {len(self)}, got {index}")
-        image, mask, kp, box = self.source.person(index)
+        image, mask, kp, box = self.source.person(index, self.target == "person")
         shift, scale, flip = (0.0, 0.0), (1.0, 1.0), False
         if self.train:
             rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(seed) >> 32, 0x9E37])

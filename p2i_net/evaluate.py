@@ -300,6 +300,7 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
         state = load_checkpoint(path)
         net = load_model(state, device=device)
         cs = crop_size or int(state["config"].get("crop_size", 321))
+        context = float(state["config"].get("context", 0.15))
         t0 = time.perf_counter()
         results, kp_results = [], []
         correct = labelled = 0
@@ -307,7 +308,8 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
             image = images_cache.get(rec.id)
             if image is None:
                 image = images_cache[rec.id] = rec.load_image()
-            out = predict_instances(net, image, rec.boxes, crop_size=cs, kp_threshold=kp_threshold)
+            out = predict_instances(net, image, rec.boxes, crop_size=cs, context=context,
+                                    kp_threshold=kp_threshold)
             results += masks_to_results(rec.id, out["masks"], out["scores"], category_id=persons.category_id)
             if net.kind != "seg_only":
                 c, n_lab = pck(out["keypoints"], rec.keypoints, rec.boxes)

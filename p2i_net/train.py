@@ -64,6 +64,12 @@ class TrainConfig:
         Weight of the keypoint-heatmap loss (multitask, cascaded).
     crop_size : int
         Side of the instance crops.
+    context : float
+        Context margin of the crops around each box (see :func:`p2i_net.data.crop_window`).
+    target : {"instance", "person"}
+        Mask target: the centred person (instance segmentation) or every person in the crop
+        (semantic: a full-image person-score model, normally with ``model="seg_only"`` and a
+        wide ``context``).
     synthetic : int
         Number of synthetic persons in the training set (0: none).
     synthetic_size : (int, int)
@@ -104,6 +110,8 @@ class TrainConfig:
     power: float = 0.9
     kp_weight: float = 1.0
     crop_size: int = 321
+    context: float = 0.15
+    target: str = "instance"
     synthetic: int = 100_000
     synthetic_size: tuple[int, int] = (192, 192)
     synthetic_people: int = 3
@@ -130,6 +138,8 @@ class TrainConfig:
         check_positive_float(self.power, "power", allow_zero=True)
         check_positive_float(self.kp_weight, "kp_weight", allow_zero=True)
         check_positive_int(self.crop_size, "crop_size", minimum=8)
+        check_positive_float(self.context, "context", allow_zero=True)
+        check_choice(self.target, "target", ("instance", "person"))
         check_positive_int(self.synthetic, "synthetic", minimum=0)
         check_positive_int(self.synthetic_people, "synthetic_people")
         check_choice(self.coco_split, "coco_split", ("train", "holdout", "all"))
@@ -152,7 +162,8 @@ class TrainConfig:
 # Fields that must agree between a checkpoint and a resumed run (the rest may change, e.g.
 # workers, progress, ckpt_every).
 _RESUME_FIXED = ("model", "width", "batch_norm", "dropout", "steps", "batch_size", "lr",
-                 "momentum", "weight_decay", "power", "kp_weight", "crop_size", "synthetic",
+                 "momentum", "weight_decay", "power", "kp_weight", "crop_size", "context",
+                 "target", "synthetic",
                  "synthetic_size", "synthetic_people", "coco", "coco_split", "holdout", "seed")
 
 
@@ -308,7 +319,8 @@ def build_dataset(config: TrainConfig, *, train: bool = True):
     source = sources[0] if len(sources) == 1 else ConcatSource(sources)
     if len(source) == 0:
         raise ValueError("coco: the chosen split holds no person")
-    return InstanceCrops(source, crop_size=config.crop_size, train=train)
+    return InstanceCrops(source, crop_size=config.crop_size, train=train, context=config.context,
+                         target=config.target)
 
 
 def coco_source(folder: str, split: str, holdout: float, *, seed: int = 0):
@@ -491,8 +503,9 @@ def _train(config: TrainConfig, *, resume: bool, stop_after: int | None) -> dict
     if resume and os.path.exists(ckpt_path):
         state = load_checkpoint(ckpt_path)
         saved = state["config"]
+        defaults = dataclasses.asdict(TrainConfig())
         diff = [k for k in _RESUME_FIXED
-                if json.dumps(saved.get(k)) != json.dumps(_plain(getattr(config, k)))]
+                if json.dumps(_plain(saved.get(k, defaults[k]))) != json.dumps(_plain(getattr(config, k)))]
         if diff:
             raise ValueError(
                 f"resume: the checkpoint {ckpt_path} was trained with other settings: "

@@ -244,6 +244,19 @@ def test_instance_crops_are_keyed_not_stateful():
         ds[10]
 
 
+def test_person_target_is_the_union_of_the_people_in_the_crop():
+    src = D.SyntheticSource(6, seed=2, height=64, width=64, n_people=3)
+    inst = D.InstanceCrops(src, crop_size=24, train=False, context=1.0)
+    union = D.InstanceCrops(src, crop_size=24, train=False, context=1.0, target="person")
+    image, masks, kps, boxes = src.scene(4)
+    _, own, kp, box = src.person(4)
+    ref = D.make_crop(image, masks.any(axis=0), kp, box, crop_size=24, context=1.0)["mask"]
+    np.testing.assert_array_equal(union[4]["mask"], ref)
+    assert (union[4]["mask"] >= inst[4]["mask"]).all()
+    with pytest.raises(ValueError, match=r"target: expected one of 'instance', 'person', got 'all'"):
+        D.InstanceCrops(src, target="all")
+
+
 def test_split_image_ids():
     tr, ho = D.split_image_ids(range(100, 200), holdout=0.2)
     assert len(ho) == 20 and not set(tr) & set(ho) and sorted(tr + ho) == list(range(100, 200))
@@ -317,3 +330,5 @@ def test_coco_source_on_shared_data():
     image, mask, kp, box = src.person(0)
     assert image.dtype == np.uint8 and mask.shape == image.shape[:2] and kp.shape == (17, 3)
     assert mask.any() and box.shape == (4,)
+    union = src.person(0, union=True)[1]
+    assert (union >= mask).all() and union.sum() >= mask.sum()
