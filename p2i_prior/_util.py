@@ -46,15 +46,18 @@ def shape_str(shape: Iterable[int]) -> str:
 
 
 def to_numpy(x: Any, name: str, dtype: Any = None) -> np.ndarray:
-    """Return ``x`` as a C-contiguous host numpy array (optionally cast to ``dtype``).
+    """Return ``x`` as a C-contiguous, native-byte-order host numpy array (optionally cast to
+    ``dtype``).
 
     CuPy arrays and torch tensors (any device) are copied to the host; numpy arrays of the
-    right dtype and layout are returned as they are (no copy).
+    right dtype and layout are returned as they are (no copy); big-endian arrays are
+    byte-swapped to the machine's order (numba kernels accept native byte order only).
 
     Raises
     ------
     TypeError
-        If ``x`` cannot be read as a numeric array (the message names ``name``).
+        If ``x`` cannot be read as a numeric array, or is complex while a real ``dtype`` is
+        asked for (the message names ``name``).
     """
     kind = array_kind(x)
     if kind == "cupy":
@@ -72,6 +75,11 @@ def to_numpy(x: Any, name: str, dtype: Any = None) -> np.ndarray:
         np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
     ):
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.dtype.kind == "c" and dtype is not None and np.dtype(dtype).kind != "c":
+        # a cast would silently drop the imaginary part
+        raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
+    if not arr.dtype.isnative:  # big-endian data (e.g. from a file): the kernels need native
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if dtype is not None and arr.dtype != np.dtype(dtype):
         arr = arr.astype(dtype)
     return np.ascontiguousarray(arr)

@@ -41,7 +41,10 @@ def _check_image(image: Any, name: str = "image") -> tuple[np.ndarray, float]:
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(arr.shape)}")
-    return arr, _image_as_float_scale(arr, name)
+    scale = _image_as_float_scale(arr, name)
+    if arr.dtype == np.float16:  # the numba kernels have no half-precision type; exact upcast
+        arr = arr.astype(np.float32)
+    return arr, scale
 
 
 def rgb2gray(image: Any) -> Any:

@@ -63,7 +63,8 @@ def check_keypoints(keypoints: Any, name: str = "keypoints") -> np.ndarray:
     Parameters
     ----------
     keypoints : (n, 17, 3) array
-        ``(x, y, v)`` per keypoint, see the module docstring; ``n`` may be 0.
+        ``(x, y, v)`` per keypoint, see the module docstring; ``n`` may be 0, and an empty
+        list ``[]`` (shape ``(0,)``) counts as ``n = 0``.
     name : str
         The argument name used in error messages.
 
@@ -79,6 +80,8 @@ def check_keypoints(keypoints: Any, name: str = "keypoints") -> np.ndarray:
     (1, 17, 3)
     """
     kp = to_numpy(keypoints, name, dtype=np.float64).copy()
+    if kp.ndim == 1 and kp.size == 0:  # ``[]``: no people (a pose estimator found nobody)
+        kp = kp.reshape(0, 17, 3)
     check_ndim(kp, name, (3,), "(n, 17, 3) array of (x, y, v)")
     if kp.shape[1:] != (17, 3):
         raise ValueError(

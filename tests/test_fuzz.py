@@ -1,0 +1,1026 @@
+"""Property-based fuzzing of the public API of p2i_prior and of ``p2i segment`` (issue 8).
+
+Every property feeds random, often hostile, inputs to one public function and accepts exactly
+two outcomes:
+
+* a valid result: the documented shape and dtype, finite where documented, rows of the
+  pose-instance map summing to 1 or all zero, labels in range; or
+* a ``ValueError`` / ``TypeError`` whose message starts with the name of one of the function's
+  arguments (``"image: expected ..."``), as the house style requires.
+
+Where the generated inputs are all valid (known from how they were drawn), an exception is a
+failure too: rejecting good input is a bug.  Anything else (``IndexError``, ``ZeroDivisionError``,
+a numba error, NaN in a result, a label out of range) fails the property.
+
+The normal suite runs the ``ci`` profile (few examples, derandomised so CI never flakes);
+``scripts/fuzz_long.py`` runs the same properties with thousands of random examples and larger
+images.  ``P2I_FUZZ_PROFILE=long pytest tests/test_fuzz.py`` works too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import p2i_prior as p  # noqa: E402
+from p2i_prior.rag import RAG  # noqa: E402
+
+# ----------------------------------------------------------------------------------------------
+# Profiles and bookkeeping
+# ----------------------------------------------------------------------------------------------
+
+_COMMON = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+settings.register_profile("ci", max_examples=30, derandomize=True, **_COMMON)
+settings.register_profile("long", max_examples=500, **_COMMON)
+PROFILE = os.environ.get("P2I_FUZZ_PROFILE", "ci")
+#: Multiplies every property's example count in the long profile (scripts/fuzz_long.py).
+SCALE = float(os.environ.get("P2I_FUZZ_SCALE", "1"))
+
+#: Largest image side drawn: small in CI (SLIC and numba cost per example adds up), larger in
+#: the long run (``P2I_FUZZ_MAX_SIDE``).
+MAX_SIDE = int(os.environ.get("P2I_FUZZ_MAX_SIDE", "200" if PROFILE == "long" else "64"))
+#: Largest side for the whole-pipeline properties (SLIC + distances per example).
+PIPE_SIDE = int(os.environ.get("P2I_FUZZ_PIPE_SIDE", "96" if PROFILE == "long" else "48"))
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def fuzz(ci: int = 30, long: int = 500):
+    """The settings of one property: ``ci`` examples in the CI profile, ``long * SCALE`` in the
+    long one (cheap properties get more, the whole pipeline fewer)."""
+    n = ci if PROFILE == "ci" else max(1, round(long * SCALE))
+    return settings(settings.get_profile(PROFILE), max_examples=n)
+
+
+#: examples run and failing examples per property (read by scripts/fuzz_long.py).
+STATS: dict[str, list[int]] = {}
+
+
+def counted(fn: Callable) -> Callable:
+    """Count the examples a property runs and the ones that fail (for the long run's report)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        entry = STATS.setdefault(fn.__name__, [0, 0])
+        entry[0] += 1
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("hypothesis"):  # not its control flow
+                entry[1] += 1
+            raise
+
+    return wrapper
+
+
+ARG_ERROR = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(\[[^\]]*\])?: ")
+
+
+def outcome(fn: Callable, args: tuple, kwargs: dict, names: tuple[str, ...], valid: bool):
+    """Call ``fn``; return its result, or None after a documented error naming an argument.
+
+    ``names`` are the argument names an error message may start with; with ``valid`` the
+    inputs are known to be good and any exception fails.
+    """
+    try:
+        with warnings.catch_warnings():
+            # numpy overflow warnings (e.g. the area of a 1e308-wide box) are harmless when the
+            # result is valid, and non-convergence with max_sweeps=1 is documented: the result
+            # checks below catch what matters (NaN, ranges)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return fn(*args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        m = ARG_ERROR.match(msg)
+        assert m is not None, f"{type(exc).__name__} does not name its argument: {msg!r}"
+        assert m.group("name") in names, f"error names {m.group('name')!r}, not one of {names}: {msg!r}"
+        assert "\n" not in msg.strip(), f"multi-line error message: {msg!r}"
+        assert not valid, f"valid input rejected: {type(exc).__name__}: {msg}"
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Strategies
+# ----------------------------------------------------------------------------------------------
+
+GOOD_DTYPES = ("uint8", "uint16", "int16", "float32", "float64", "bool", "float16", "int8")
+BAD_DTYPES = ("int64", "complex128", "object", "uint32")
+
+
+@dataclass
+class Image:
+    array: Any
+    valid: bool  # a good image for every method (sobel and slic)
+    constant: bool = False
+    notes: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        a = self.array
+        return f"Image(shape={getattr(a, 'shape', None)}, dtype={getattr(a, 'dtype', None)}, valid={self.valid}, {self.notes})"
+
+
+def _side(draw, max_side: int) -> int:
+    return draw(st.one_of(st.integers(1, 4), st.integers(1, max_side)))
+
+
+@st.composite
+def images(draw, max_side: int | None = None, bad: bool = True) -> Image:
+    """Images of random size, dtype, channel count and content (constant, NaN, inf, ...)."""
+    max_side = MAX_SIDE if max_side is None else max_side
+    H, W = _side(draw, max_side), _side(draw, max_side)
+    dtype = draw(st.sampled_from(GOOD_DTYPES + BAD_DTYPES if bad else GOOD_DTYPES))
+    channels = draw(st.sampled_from((3, 3, 3, None, None, 1, 2, 4, 5) if bad else (3, 3, None)))
+    content = draw(st.sampled_from(("random", "random", "blocks", "constant", "nonfinite", "range")
+                                   if bad else ("random", "random", "blocks", "constant")))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (H, W) if channels is None else (H, W, channels)
+    notes = [content]
+    if content == "constant":
+        base = np.full(shape, rng.random())
+    elif content == "blocks":  # strong edges: a few flat rectangles
+        base = np.zeros(shape)
+        for _ in range(3):
+            r0, c0 = rng.integers(0, H), rng.integers(0, W)
+            base[r0:r0 + rng.integers(1, H + 1), c0:c0 + rng.integers(1, W + 1)] = rng.random()
+    else:
+        base = rng.random(shape)
+    valid = dtype in GOOD_DTYPES and channels in (3, None)
+    if dtype == "object":
+        arr = base.astype(object)
+    elif dtype == "bool":
+        arr = base > 0.5
+    elif dtype.startswith(("float", "complex")):
+        arr = base.astype(dtype)
+        if content == "nonfinite":
+            k = rng.integers(0, base.size)
+            arr.flat[k] = rng.choice([np.nan, np.inf, -np.inf])
+            valid = False
+        elif content == "range":  # outside [0, 1]: fine for sobel, refused by slic
+            arr = (arr * 300 - 20).astype(dtype)
+            valid = False
+    else:
+        info = np.iinfo(dtype)
+        hi = min(info.max, 60000)
+        arr = (base * hi).astype(dtype)
+        if content == "range" and info.min < 0:
+            arr.flat[rng.integers(0, base.size)] = -5  # negative intensities are refused
+            valid = False
+    return Image(arr, valid, constant=content == "constant" or H * W == 1, notes=notes)
+
+
+COORD_KINDS = ("inside", "inside", "inside", "inside", "negative", "outside", "huge", "nonfinite", "edge")
+
+
+@dataclass
+class Keypoints:
+    array: np.ndarray
+    valid: bool
+    notes: list = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Keypoints(shape={self.array.shape}, valid={self.valid}, {self.notes}, array={self.array.tolist()!r})"
+
+
+@st.composite
+def keypoint_arrays(draw, H: int, W: int, max_people: int = 4, bad: bool = True) -> Keypoints:
+    """COCO (n, 17, 3) keypoints: in and out of the image, huge, NaN/inf, odd visibilities,
+    zero people, people with no labelled keypoint, duplicated people."""
+    n = draw(st.integers(0, max_people))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kinds = COORD_KINDS if bad else ("inside", "inside", "inside", "negative", "outside", "huge", "edge")
+    kp = np.zeros((n, 17, 3))
+    valid = True
+    notes: list = [f"n={n}"]
+    for i in range(n):
+        mode = draw(st.sampled_from(("person", "person", "person", "none", "one", "duplicate")))
+        if mode == "duplicate" and i > 0:
+            kp[i] = kp[rng.integers(0, i)]
+            notes.append(f"{i}:dup")
+            continue
+        kind = draw(st.sampled_from(kinds))
+        cx, cy = rng.uniform(0, W), rng.uniform(0, H)
+        spread = max(H, W) * rng.uniform(0.05, 0.6)
+        xy = np.stack([cx + rng.normal(0, spread, 17), cy + rng.normal(0, spread, 17)], -1)
+        if kind == "negative":
+            xy -= rng.uniform(0, 3 * max(H, W))
+        elif kind == "outside":
+            xy += rng.choice([-1, 1], size=2) * rng.uniform(1, 4) * np.array([W, H])
+        elif kind == "huge":
+            xy[rng.integers(0, 17, size=4)] = rng.choice([1e9, -1e9, 1e15, -1e300, 1e300, 1.7e308, -1.7e308], size=(4, 2))
+        elif kind == "edge":
+            xy = rng.choice([0.0, W - 1e-9, float(W), -1e-9], size=(17, 1)) * np.array([1, 0]) + \
+                rng.choice([0.0, H - 1e-9, float(H), -1e-9], size=(17, 1)) * np.array([0, 1])
+        v = rng.choice([0, 1, 2, 2], size=17).astype(np.float64)
+        if mode == "none":
+            v[:] = 0
+        elif mode == "one":
+            v[:] = 0
+            v[rng.integers(0, 17)] = rng.choice([1, 2])
+        if kind == "nonfinite":
+            j = rng.integers(0, 17)
+            xy[j, rng.integers(0, 2)] = rng.choice([np.nan, np.inf, -np.inf])
+            if v[j] > 0:
+                valid = False
+        if v.max() == 0:
+            xy[rng.random(17) < 0.3] = np.nan  # COCO junk under v == 0: must be ignored
+        if bad and draw(st.integers(0, 9)) == 0:
+            v[rng.integers(0, 17)] = rng.choice([-1.0, 3.0, 0.5, np.nan, 1e9])
+            valid = False
+        kp[i, :, :2] = xy
+        kp[i, :, 2] = v
+        notes.append(f"{i}:{mode}/{kind}")
+    if bad and draw(st.integers(0, 14)) == 0:
+        kp = kp.reshape(n, 51) if draw(st.booleans()) else kp[:, :16]
+        valid = False
+        notes.append("bad shape")
+    return Keypoints(kp, valid, notes)
+
+
+def _host(x: Any) -> np.ndarray:
+    if type(x).__module__.startswith("torch"):
+        return x.numpy()
+    return np.asarray(x)
+
+
+try:
+    import torch
+except ImportError:  # torch is optional (the `net` extra)
+    torch = None
+
+FORMS = ("numpy", "numpy", "numpy", "numpy", "fortran", "strided", "bigendian", "readonly", "torch", "list")
+
+
+@st.composite
+def forms(draw, allow_list: bool = False) -> str:
+    """How an array reaches the API: layouts, byte orders and array kinds."""
+    form = draw(st.sampled_from(FORMS))
+    if (form == "torch" and torch is None) or (form == "list" and not allow_list):
+        form = "numpy"
+    return form
+
+
+def as_form(arr: np.ndarray, form: str) -> Any:
+    """``arr`` (same values) as a Fortran-ordered copy, a strided view, big-endian, read-only,
+    a torch tensor or a nested list."""
+    arr = np.asarray(arr)
+    if form == "fortran":
+        return np.asfortranarray(arr)
+    if form == "strided":  # every other element of an array twice as large along axis 0
+        if arr.ndim == 0 or arr.dtype == object:
+            return arr
+        big = np.zeros((2 * arr.shape[0],) + arr.shape[1:], arr.dtype)
+        big[::2] = arr
+        return big[::2]
+    if form == "bigendian" and arr.dtype.kind in "iufc" and arr.dtype.itemsize > 1:
+        return arr.astype(arr.dtype.newbyteorder(">"))
+    if form == "readonly":
+        out = arr.copy()
+        out.flags.writeable = False
+        return out
+    if form == "torch" and arr.dtype.kind in "biuf" and arr.dtype != np.uint32 and arr.dtype != np.uint16:
+        return torch.from_numpy(np.ascontiguousarray(arr))
+    if form == "list" and arr.dtype != object:
+        return arr.tolist()
+    return arr
+
+
+def same_kind(out: Any, reference: Any) -> None:
+    """Outputs follow the input's array kind: torch in, torch out; numpy otherwise."""
+    if type(reference).__module__.startswith("torch"):
+        assert type(out).__module__.startswith("torch"), type(out)
+    else:
+        assert isinstance(out, np.ndarray), type(out)
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks of valid results
+# ----------------------------------------------------------------------------------------------
+
+
+def check_pose_map(m: Any, H: int, W: int, n: int) -> None:
+    m = _host(m)
+    assert m.shape == (H, W, n), m.shape
+    assert m.dtype == np.float32
+    assert np.isfinite(m).all(), "NaN/inf in the pose-instance map"
+    assert (m >= 0).all() and (m <= 1 + 1e-6).all()
+    s = m.sum(axis=-1, dtype=np.float64)
+    ok = (np.abs(s - 1) < 1e-4) | (s == 0)
+    assert ok.all(), f"rows sum to {np.unique(s[~ok])[:5]}"
+
+
+def check_labels(lab: Any, H: int, W: int, n: int) -> np.ndarray:
+    lab = _host(lab)
+    assert lab.shape == (H, W), lab.shape
+    assert lab.dtype == np.int32, lab.dtype
+    assert lab.min(initial=0) >= 0 and lab.max(initial=0) <= n, (lab.min(), lab.max(), n)
+    return lab
+
+
+def labelled(kp: np.ndarray) -> np.ndarray:
+    """(n,) bool: instances with at least one labelled keypoint (v > 0)."""
+    return (kp[..., 2] > 0).any(axis=-1) if kp.ndim == 3 and kp.shape[1:] == (17, 3) else np.zeros(0, bool)
+
+
+# ----------------------------------------------------------------------------------------------
+# Primitives
+# ----------------------------------------------------------------------------------------------
+
+
+@fuzz(30, 1500)
+@given(img=images(), data=st.data())
+@counted
+def test_sobel(img, data):
+    x = as_form(img.array, data.draw(forms(), label="form"))
+    out = outcome(p.sobel, (x,), {}, ("image",), img.valid or _sobel_ok(img))
+    if out is not None:
+        same_kind(out, x)
+        out = _host(out)
+        assert out.shape == img.array.shape[:2] and out.dtype == np.float32
+        assert np.isfinite(out).all() and (out >= 0).all()
+        if img.constant:
+            assert (out == 0).all()
+
+
+def _sobel_ok(img: Image) -> bool:
+    """sobel also accepts float images outside [0, 1] (it has no range), and int8."""
+    a = img.array
+    return (
+        isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.dtype.itemsize >= 2
+        and np.isfinite(a).all() and (a.ndim == 2 or a.shape[2] == 3)
+    )
+
+
+@fuzz(30, 800)
+@given(img=images(), data=st.data())
+@counted
+def test_slic(img, data):
+    H, W = img.array.shape[:2]
+    n_segments = data.draw(st.one_of(st.integers(1, 64), st.integers(1, H * W + 5), st.sampled_from([0, -3, 2.5, True, "8"])),
+                           label="n_segments")
+    compactness = data.draw(st.sampled_from([10.0, 10.0, 0.1, 1e-6, 1e6, 0.0, -1.0, float("nan")]), label="compactness")
+    max_num_iter = data.draw(st.sampled_from([10, 10, 0, 1, 3, -1]), label="max_num_iter")
+    connectivity = data.draw(st.sampled_from([True, True, False]), label="enforce_connectivity")
+    good_params = (
+        isinstance(n_segments, int) and not isinstance(n_segments, bool) and 1 <= n_segments <= H * W
+        and compactness > 0 and max_num_iter >= 0
+    )
+    x = as_form(img.array, data.draw(forms(), label="form"))
+    lab = outcome(p.slic, (x, n_segments, compactness, max_num_iter, connectivity), {},
+                  ("image", "n_segments", "compactness", "max_num_iter"), img.valid and good_params)
+    if lab is None:
+        return
+    same_kind(lab, x)
+    lab = _host(lab)
+    assert lab.shape == (H, W) and lab.dtype == np.int32
+    K = int(lab.max()) + 1
+    assert lab.min() == 0 and np.unique(lab).size == K, "labels are not 0..K-1 with every value used"
+    assert K <= H * W
+    if connectivity:
+        from scipy import ndimage
+
+        n_regions = sum(ndimage.label(lab == k)[1] for k in range(K)) if K <= 64 else K
+        assert n_regions == K, "a superpixel is not one 4-connected region"
+
+
+@st.composite
+def label_images(draw, max_side: int | None = None):
+    """Integer label images, often with missing values (disconnected RAGs, isolated nodes)."""
+    max_side = MAX_SIDE if max_side is None else max_side
+    H, W = _side(draw, max_side), _side(draw, max_side)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(("blocks", "noise", "constant", "gaps", "stripes")))
+    if kind == "constant":
+        lab = np.full((H, W), draw(st.integers(0, 5)))
+    elif kind == "noise":
+        lab = rng.integers(0, draw(st.integers(1, 20)), (H, W))
+    elif kind == "stripes":  # separated by a label that then is removed: disconnected graph
+        lab = (np.arange(W)[None, :] // max(1, W // 4) * 2 + 0 * np.arange(H)[:, None])
+    else:
+        by, bx = rng.integers(1, max(2, H // 2 + 1)), rng.integers(1, max(2, W // 2 + 1))
+        lab = (np.arange(H)[:, None] // by) * (W // bx + 1) + np.arange(W)[None, :] // bx
+        if kind == "gaps":
+            lab = lab * draw(st.integers(2, 5)) + draw(st.integers(0, 7))  # unused values
+    dtype = draw(st.sampled_from(("int32", "int64", "int32", "uint8", "uint16", "int16")))
+    if dtype in ("uint8", "int16"):
+        lab = lab % 100
+    return lab.astype(dtype)
+
+
+@st.composite
+def edge_maps(draw, shape: tuple[int, int]):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(("random", "random", "zero", "huge", "nonfinite", "negative", "int", "shape")))
+    e = rng.random(shape)
+    if kind == "zero":
+        e[:] = 0
+    elif kind == "huge":
+        e *= 1e38
+    elif kind == "nonfinite":
+        e.flat[rng.integers(0, e.size)] = np.nan
+    elif kind == "negative":
+        e.flat[rng.integers(0, e.size)] = -1
+    elif kind == "int":
+        e = (e * 10).astype(np.uint8)
+    elif kind == "shape":
+        e = e[:, :-1] if shape[1] > 1 else np.zeros((shape[0] + 1, shape[1]))
+    valid = kind in ("random", "zero", "int", "huge")
+    return e, valid
+
+
+def check_rag(g: RAG, lab: np.ndarray) -> None:
+    K = int(lab.max()) + 1
+    assert g.n_nodes == K and g.indptr.shape == (K + 1,)
+    assert g.indptr[0] == 0 and g.indptr[-1] == g.indices.size == g.weights.size
+    assert (np.diff(g.indptr) >= 0).all()
+    assert g.indices.size == 0 or (g.indices.min() >= 0 and g.indices.max() < K)
+    assert np.isfinite(g.weights).all() and (g.weights >= 0).all(), "non-finite or negative RAG weight"
+    S = g.to_scipy()
+    assert (S != S.T).nnz == 0, "RAG not symmetric"
+    # adjacency is exactly the 4-neighbour pairs of different labels
+    pairs = set()
+    for a, b in ((lab[:, 1:], lab[:, :-1]), (lab[1:, :], lab[:-1, :])):
+        d = a != b
+        pairs.update(zip(np.minimum(a, b)[d].tolist(), np.maximum(a, b)[d].tolist()))
+    ea, eb, _ = g.edges()
+    assert set(zip(ea.tolist(), eb.tolist())) == pairs
+
+
+@fuzz(30, 1500)
+@given(lab=label_images(), data=st.data())
+@counted
+def test_build_rag(lab, data):
+    edge, valid = data.draw(edge_maps(lab.shape), label="edge_map")
+    args = (as_form(lab, data.draw(forms(True), label="labels form")),
+            as_form(edge, data.draw(forms(True), label="edge_map form")))
+    g = outcome(p.build_rag, args, {}, ("labels", "edge_map", "weights"), valid)
+    if g is None:
+        return
+    check_rag(g, lab.astype(np.int64))
+    if np.all(edge == 0):
+        assert (g.weights == 0).all()
+
+
+@st.composite
+def seed_rows(draw, K: int):
+    n = draw(st.integers(0, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    s = rng.random((n, K)) < draw(st.sampled_from([0.0, 0.05, 0.3, 1.0]))
+    form = draw(st.sampled_from(("bool", "bool", "int01", "float01", "int2", "wrongK", "1d")))
+    if form == "int01":
+        return s.astype(np.int64), True
+    if form == "float01":
+        return s.astype(np.float32), True
+    if form == "int2":
+        return s.astype(np.int64) * 2 + (n * K == 0), n * K == 0
+    if form == "wrongK":
+        return s[:, :-1] if K > 1 else np.zeros((n, K + 1), bool), False
+    if form == "1d":
+        return s.ravel(), False
+    return s, True
+
+
+@fuzz(30, 1200)
+@given(lab=label_images(max_side=24 if PROFILE == "ci" else 64), data=st.data())
+@counted
+def test_rag_distance(lab, data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    scale = data.draw(st.sampled_from([1.0, 0.0, 1e-30, 1e30, 3e38]), label="scale")
+    g = p.build_rag(lab, rng.random(lab.shape) * scale)
+    seeds, valid = data.draw(seed_rows(g.n_nodes), label="seeds")
+    solver = data.draw(st.sampled_from(("sssp", "apsp", "sssp", "dijkstra")), label="solver")
+    valid = valid and solver in ("sssp", "apsp")
+    x = as_form(seeds, data.draw(forms(), label="seeds form"))
+    d = outcome(p.rag_distance, (g, x, solver), {}, ("seeds", "solver", "rag"), valid)
+    if d is None:
+        return
+    same_kind(d, x)
+    d = _host(d)
+    s = np.asarray(seeds).astype(bool)
+    assert d.shape == s.shape and d.dtype == np.float32
+    assert not np.isnan(d).any(), "NaN distance"
+    assert (d >= 0).all()
+    assert (d[s] == 0).all(), "seed superpixels not at distance 0"
+    assert np.isinf(d[~s.any(axis=1)]).all(), "an instance without seeds is reachable"
+    # reference: scipy's dijkstra from every seed set
+    if s.shape[0] and g.n_nodes <= 400:
+        from scipy.sparse.csgraph import dijkstra
+
+        ref = np.full(s.shape, np.inf)
+        for i in range(s.shape[0]):
+            if s[i].any():
+                ref[i] = dijkstra(g.to_scipy(), directed=False, indices=np.flatnonzero(s[i]), min_only=True)
+        fin = np.isfinite(ref)
+        assert (np.isfinite(d) == fin).all() or scale >= 1e30, "reachability differs from scipy"
+        np.testing.assert_allclose(d[fin & np.isfinite(d)], ref[fin & np.isfinite(d)], rtol=1e-5, atol=1e-6)
+    other = p.rag_distance(g, seeds, "apsp" if solver == "sssp" else "sssp")
+    np.testing.assert_array_equal(_host(other), d, err_msg="sssp and apsp disagree")
+
+
+@st.composite
+def seed_masks(draw, max_side: int | None = None):
+    max_side = MAX_SIDE if max_side is None else max_side
+    H, W = _side(draw, max_side), _side(draw, max_side)
+    n = draw(st.sampled_from((None, None, 0, 1, 2, 3)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (H, W) if n is None else (n, H, W)
+    m = rng.random(shape) < draw(st.sampled_from([0.0, 0.002, 0.02, 0.3, 1.0]))
+    form = draw(st.sampled_from(("bool", "bool", "bool", "uint8", "float", "two", "complex")))
+    if form == "uint8":
+        return m.astype(np.uint8), True
+    if form == "float":
+        return m.astype(np.float64), True
+    if form == "two":
+        return m.astype(np.int16) * 2, not m.any()
+    if form == "complex":
+        return m.astype(np.complex64), False
+    return m, True
+
+
+@fuzz(30, 1200)
+@given(seeds=seed_masks(), data=st.data())
+@counted
+def test_sweep_distance(seeds, data):
+    seeds, valid = seeds
+    H, W = seeds.shape[-2:]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    speed_kind = data.draw(st.sampled_from(("none", "none", "random", "tiny", "huge", "zero", "nan", "bool", "shape")),
+                           label="speed")
+    speed = {
+        "none": None,
+        "random": rng.uniform(0.05, 2.0, (H, W)),
+        "tiny": np.full((H, W), 1e-300),
+        "huge": np.full((H, W), 1e300),
+        "zero": np.zeros((H, W)),
+        "nan": np.full((H, W), np.nan),
+        "bool": np.ones((H, W), bool),
+        "shape": np.ones((H + 1, W)),
+    }[speed_kind]
+    valid = valid and speed_kind in ("none", "random")
+    max_sweeps = data.draw(st.sampled_from([400, 400, 1, 4, 0]), label="max_sweeps")
+    valid = valid and max_sweeps >= 1
+    x = as_form(seeds, data.draw(forms(), label="seeds form"))
+    if speed is not None:
+        speed = as_form(speed, data.draw(forms(), label="speed form"))
+    u = outcome(p.sweep_distance, (x,), dict(speed=speed, max_sweeps=max_sweeps),
+                ("seeds_mask", "speed", "max_sweeps", "tol"), valid)
+    if u is None:
+        return
+    same_kind(u, x)
+    u = _host(u)
+    m = np.asarray(seeds) != 0
+    assert u.shape == m.shape and u.dtype == np.float32
+    assert not np.isnan(u).any()
+    assert (u[m] == 0).all() and (u[~m] > 0).all()
+    stack_u, stack_m = u.reshape(-1, H, W), m.reshape(-1, H, W)
+    for ui, mi in zip(stack_u, stack_m):
+        if mi.any():
+            if max_sweeps >= 4:
+                assert np.isfinite(ui).all(), "unreachable pixel with a seed present"
+            if speed is None and max_sweeps == 400:
+                from scipy import ndimage
+
+                e = ndimage.distance_transform_edt(~mi)
+                l1 = ndimage.distance_transform_cdt(~mi, metric="taxicab")
+                assert (ui >= e - 0.5).all() and (ui <= l1 + 1e-3).all()
+        else:
+            assert np.isposinf(ui).all(), "an instance without seeds got finite distances"
+
+
+@fuzz(30, 1500)
+@given(lab=label_images(), data=st.data())
+@counted
+def test_seed_superpixels(lab, data):
+    H, W = lab.shape
+    kp = data.draw(keypoint_arrays(H, W), label="keypoints")
+    args = (as_form(lab, data.draw(forms(True), label="labels form")),
+            as_form(kp.array, data.draw(forms(True), label="keypoints form")))
+    seeds = outcome(p.seed_superpixels, args, {}, ("labels", "keypoints"), kp.valid)
+    if seeds is None:
+        return
+    K = int(lab.max()) + 1
+    assert seeds.shape == (kp.array.shape[0], K) and seeds.dtype == np.bool_
+    has = labelled(kp.array)
+    assert not seeds[~has].any(), "an instance without labelled keypoints has seeds"
+    # every seed superpixel occurs in the image; the skeleton mask agrees
+    mask = p.skeleton_mask(kp.array, (H, W))
+    for i in range(seeds.shape[0]):
+        assert set(np.flatnonzero(seeds[i]).tolist()) == set(np.unique(lab[mask[i]]).tolist())
+        # every labelled keypoint inside the image is on the skeleton
+        for x, y, v in kp.array[i]:
+            if v > 0 and 0 <= x < W and 0 <= y < H:
+                assert mask[i, int(np.floor(y)), int(np.floor(x))]
+
+
+@st.composite
+def label_maps(draw, max_side: int | None = None):
+    """Instance label maps (0 background, 1..n) with a stated n, sometimes wrong."""
+    max_side = MAX_SIDE if max_side is None else max_side
+    H, W = _side(draw, max_side), _side(draw, max_side)
+    top = draw(st.integers(0, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    lab = rng.integers(0, top + 1, (H, W)).astype(draw(st.sampled_from(("int32", "int64", "uint8"))))
+    n = draw(st.sampled_from((None, "top", "more", "less", "negative", "float")))
+    n = {"top": top, "more": top + 3, "less": top - 1, "negative": -1, "float": float(top)}.get(n, n)
+    valid = n is None or (isinstance(n, int) and n >= int(lab.max()))
+    return lab, n, valid
+
+
+@fuzz(30, 1200)
+@given(case=label_maps(), data=st.data())
+@counted
+def test_masks_from_labels_and_rle(case, data):
+    from p2i_prior.masks import rle_to_masks
+
+    lab, n, valid = case
+    x = as_form(lab, data.draw(forms(True), label="labels form"))
+    masks = outcome(p.masks_from_labels, (x,), {} if n is None else {"n": n}, ("labels", "n"), valid)
+    if masks is None:
+        return
+    H, W = lab.shape
+    k = int(lab.max()) if n is None else n
+    assert masks.shape == (k, H, W) and masks.dtype == np.bool_
+    for i in range(k):
+        assert (masks[i] == (lab == i + 1)).all()
+    rles = p.masks_to_rle(as_form(masks, data.draw(forms(), label="masks form")))
+    assert len(rles) == k
+    assert json.loads(json.dumps(rles)) == rles
+    if k:
+        assert (rle_to_masks(rles) == masks).all()
+
+
+@fuzz(20, 600)
+@given(data=st.data())
+@counted
+def test_masks_to_rle_bad(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    shape = data.draw(st.sampled_from([(2, 3, 4), (0, 3, 4), (1, 0, 4), (3, 4), (1, 1, 1), (2, 1, 2, 2)]))
+    kind = data.draw(st.sampled_from(("bool", "int01", "int2", "float", "complex")))
+    m = rng.random(shape) < 0.5
+    arr = {"bool": m, "int01": m.astype(np.uint8), "int2": m.astype(np.int32) * 2 + 1,
+           "float": m.astype(np.float32), "complex": m.astype(np.complex64)}[kind]
+    valid = len(shape) == 3 and kind in ("bool", "int01") and (shape[0] == 0 or min(shape[1:]) > 0)
+    rles = outcome(p.masks_to_rle, (as_form(arr, data.draw(forms(), label="form")),), {}, ("masks",), valid)
+    if rles is not None:
+        assert len(rles) == shape[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Pipeline
+# ----------------------------------------------------------------------------------------------
+
+
+def _n_segments(data, H: int, W: int):
+    return data.draw(st.one_of(st.integers(1, 40), st.sampled_from([1, H * W, H * W + 1, 4 * H * W])),
+                     label="n_segments")
+
+
+@fuzz(30, 800)
+@given(img=images(max_side=PIPE_SIDE), data=st.data())
+@counted
+def test_pose_instance_map(img, data):
+    H, W = img.array.shape[:2]
+    kp = data.draw(keypoint_arrays(H, W), label="keypoints")
+    method = data.draw(st.sampled_from(("rag", "sweep", "geodesic")), label="method")
+    kwargs: dict = {"method": method}
+    valid = kp.valid and (img.valid or (method != "rag" and _sobel_ok(img)))
+    if method == "rag":
+        kwargs["n_segments"] = ns = _n_segments(data, H, W)
+        kwargs["solver"] = data.draw(st.sampled_from(("sssp", "apsp")), label="solver")
+        valid = valid and ns <= H * W
+    if data.draw(st.booleans(), label="gates"):
+        n = kp.array.shape[0]
+        rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+        boxes = np.concatenate([rng.uniform(-W, W, (n, 1)), rng.uniform(-H, H, (n, 1)),
+                                rng.uniform(0, 2 * W, (n, 1)), rng.uniform(0, 2 * H, (n, 1))], 1)
+        kwargs["boxes"] = boxes
+        kwargs["extent"] = data.draw(st.sampled_from([None, 0.5, 3.0, 1e300]), label="extent")
+    kwargs["temperature"] = data.draw(st.sampled_from([None, None, 1e-6, 1e6, 0.0]), label="temperature")
+    valid = valid and kwargs["temperature"] != 0.0
+    names = ("image", "keypoints", "n_segments", "temperature", "boxes", "extent", "solver")
+    x = as_form(img.array, data.draw(forms(), label="image form"))
+    k = as_form(kp.array, data.draw(forms(True), label="keypoints form"))
+    m = outcome(p.pose_instance_map, (x, k), kwargs, names, valid)
+    if m is None:
+        return
+    same_kind(m, x)
+    n = kp.array.shape[0]
+    check_pose_map(m, H, W, n)
+    m = _host(m)
+    has = labelled(kp.array)
+    assert (m[:, :, ~has] == 0).all(), "an instance without labelled keypoints has probability"
+    # an instance with a skeleton pixel in the image is reachable somewhere (no gates)
+    if "boxes" not in kwargs:
+        on_image = p.skeleton_mask(kp.array, (H, W)).any(axis=(1, 2))
+        assert (m.sum(axis=(0, 1))[on_image] > 0).all() or n == 0
+        if on_image.any():
+            assert (m.sum(-1) > 0.99).all(), "a pixel unreachable though a skeleton lies in the image"
+
+
+@st.composite
+def scores(draw, H: int, W: int):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(("random", "random", "ones", "zeros", "nan", "range", "shape", "bool", "int")))
+    s = rng.random((H, W))
+    if kind == "ones":
+        s[:] = 1
+    elif kind == "zeros":
+        s[:] = 0
+    elif kind == "nan":
+        s.flat[rng.integers(0, s.size)] = np.nan
+    elif kind == "range":
+        s.flat[rng.integers(0, s.size)] = 1.5
+    elif kind == "shape":
+        s = s[:, :-1] if W > 1 else s[None]
+    elif kind == "bool":
+        s = s > 0.5
+    elif kind == "int":
+        s = (s > 0.5).astype(np.uint8)
+    return s, kind in ("random", "ones", "zeros", "bool", "int"), kind
+
+
+@fuzz(30, 1000)
+@given(data=st.data())
+@counted
+def test_segment_instances(data):
+    H, W = _side(data.draw, 48), _side(data.draw, 48)
+    n = data.draw(st.integers(0, 5), label="n")
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    kind = data.draw(st.sampled_from(("softmax", "softmax", "zeros", "nan", "ndim", "negative")), label="map")
+    pm = rng.random((H, W, n)).astype(np.float32)
+    pm /= np.maximum(pm.sum(-1, keepdims=True), 1e-12)
+    pm[rng.random((H, W)) < 0.2] = 0
+    valid_map = True
+    if kind == "zeros":
+        pm[:] = 0
+    elif kind == "nan" and pm.size:
+        pm.flat[rng.integers(0, pm.size)] = np.nan
+        valid_map = False
+    elif kind == "ndim":
+        pm = pm[..., 0] if n else np.zeros((H, W), np.float32)
+        valid_map = False
+    score, valid_score, _ = data.draw(scores(H, W), label="person_score")
+    threshold = data.draw(st.sampled_from([0.5, 0.5, 0.0, 1.0, -0.1, 2.0, float("nan")]), label="threshold")
+    valid = valid_map and valid_score and 0 <= threshold <= 1
+    x = as_form(pm, data.draw(forms(), label="pose_map form"))
+    lab = outcome(p.segment_instances, (x, as_form(score, data.draw(forms(), label="score form"))),
+                  {"threshold": threshold}, ("pose_map", "person_score", "threshold"), valid)
+    if lab is None:
+        return
+    same_kind(lab, x)
+    lab = check_labels(lab, H, W, n)
+    s = np.asarray(score, np.float32)
+    assert (lab[s < threshold] == 0).all()
+    assert (lab[pm.max(-1, initial=0) <= 0] == 0).all()
+
+
+@fuzz(30, 600)
+@given(img=images(max_side=PIPE_SIDE), data=st.data())
+@counted
+def test_segment_people(img, data):
+    H, W = img.array.shape[:2]
+    kp = data.draw(keypoint_arrays(H, W), label="keypoints")
+    score, valid_score, _ = data.draw(scores(H, W), label="person_score")
+    method = data.draw(st.sampled_from(("rag", "sweep", "geodesic")), label="method")
+    components = data.draw(st.booleans(), label="components")
+    kwargs = dict(method=method, components=components)
+    valid = kp.valid and valid_score and (img.valid or (method != "rag" and _sobel_ok(img)))
+    if method == "rag":
+        kwargs["n_segments"] = ns = _n_segments(data, H, W)
+        valid = valid and ns <= H * W
+    names = ("image", "keypoints", "person_score", "n_segments", "threshold", "boxes", "extent")
+    x = as_form(img.array, data.draw(forms(), label="image form"))
+    args = (x, as_form(kp.array, data.draw(forms(True), label="keypoints form")),
+            as_form(score, data.draw(forms(), label="score form")))
+    lab = outcome(p.segment_people, args, kwargs, names, valid)
+    if lab is None:
+        return
+    same_kind(lab, x)
+    n = kp.array.shape[0]
+    lab = check_labels(lab, H, W, n)
+    has = labelled(kp.array)
+    present = np.unique(lab[lab > 0]) - 1
+    assert has[present].all() if present.size else True, "a person without keypoints got pixels"
+    assert (lab[np.asarray(score, np.float32) < 0.5] == 0).all()
+
+
+@st.composite
+def box_arrays(draw, H: int, W: int):
+    n = draw(st.integers(0, 5))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    b = np.concatenate([rng.uniform(-W, 2 * W, (n, 1)), rng.uniform(-H, 2 * H, (n, 1)),
+                        rng.uniform(0, 2 * W, (n, 1)), rng.uniform(0, 2 * H, (n, 1))], 1)
+    kind = draw(st.sampled_from(("ok", "ok", "zero", "huge", "nan", "negative", "shape", "dup")))
+    valid = True
+    if kind == "zero":
+        b[:, 2:] = 0
+    elif kind == "huge":
+        b[:, :2] = -1e300
+        b[:, 2:] = 1e308
+    elif kind == "nan" and n:
+        b[0, 1] = np.nan
+        valid = False
+    elif kind == "negative" and n:
+        b[0, 2] = -1
+        valid = False
+    elif kind == "shape":
+        b = b[:, :3]
+        valid = False
+    elif kind == "dup" and n:
+        b[-1] = b[0]
+    return b, valid
+
+
+@fuzz(30, 1000)
+@given(data=st.data())
+@counted
+def test_box_instances(data):
+    H, W = _side(data.draw, 64), _side(data.draw, 64)
+    score, valid_score, kind = data.draw(scores(H, W), label="person_score")
+    boxes, valid_boxes = data.draw(box_arrays(H, W), label="boxes")
+    valid_score = valid_score or (kind == "shape" and np.ndim(score) == 2)  # any (H, W) is fine here
+    x = as_form(score, data.draw(forms(), label="score form"))
+    bform = data.draw(forms(True), label="boxes form")
+    b = as_form(boxes, bform)
+    # ``[]`` for no boxes has no (0, 4) shape: p2i_prior.pipeline._check_boxes may refuse it
+    valid_boxes = valid_boxes and not (bform == "list" and boxes.size == 0)
+    lab = outcome(p.box_instances, (x, b), {}, ("person_score", "boxes", "threshold"), valid_score and valid_boxes)
+    if lab is None:
+        return
+    same_kind(lab, x)
+    n = boxes.shape[0]
+    lab = check_labels(lab, *np.shape(score), n)
+    assert (lab[np.asarray(score, np.float32) < 0.5] == 0).all()
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------------------------
+
+
+@fuzz(15, 250)
+@given(img=images(max_side=PIPE_SIDE, bad=False), data=st.data())
+@counted
+def test_cli_segment(img, data, tmp_path_factory):
+    """``p2i segment`` with random and broken files: exit 0, or 2 with a one-line error."""
+    import contextlib
+    import io
+
+    from PIL import Image as PILImage
+
+    from p2i_prior.cli import main
+
+    tmp = tmp_path_factory.mktemp("seg")
+    H, W = img.array.shape[:2]
+    arr = np.asarray(img.array)
+    arr = (arr * 255 if arr.dtype.kind in "fb" else arr // (257 if arr.dtype == np.uint16 else 1)).clip(0, 255).astype(np.uint8)
+    image_path = tmp / "im.png"
+    # ("garbage": a file PIL cannot read is test_cli_unreadable_image, xfail until fixed)
+    image_kind = data.draw(st.sampled_from(("png", "png", "png", "missing")), label="image file")
+    if image_kind == "png":
+        PILImage.fromarray(arr).save(image_path)
+    elif image_kind == "garbage":
+        image_path.write_bytes(b"not an image at all")
+    kp = data.draw(keypoint_arrays(H, W, bad=True), label="keypoints")
+    json_kind = data.draw(st.sampled_from(("list", "coco", "coco", "garbage", "wrong", "short", "missing", "empty")),
+                          label="json")
+    ann_path = tmp / "kp.json"
+    entries = [{"image_id": 1, "category_id": 1, "keypoints": [None if not np.isfinite(v) else float(v)
+                                                               for v in k.ravel().tolist()]}
+               for k in kp.array]
+    if json_kind == "list":
+        ann_path.write_text(json.dumps(entries))
+    elif json_kind == "coco":
+        ann_path.write_text(json.dumps({"images": [{"id": 1, "file_name": "im.png"}], "annotations": entries}))
+    elif json_kind == "garbage":
+        ann_path.write_text("{not json")
+    elif json_kind == "wrong":
+        ann_path.write_text(json.dumps({"foo": 1}))
+    elif json_kind == "short":
+        ann_path.write_text(json.dumps([{"image_id": 1, "keypoints": [1, 2]}]))
+    elif json_kind == "empty":
+        ann_path.write_text("[]")
+    score_kind = data.draw(st.sampled_from(("none", "npy", "bad_npy", "png", "shape")), label="score")
+    args = ["segment", str(image_path), "--keypoints", str(ann_path), "--out", str(tmp / "out")]
+    if score_kind != "none":
+        sp = tmp / ("s.npy" if score_kind != "png" else "s.png")
+        if score_kind == "npy":
+            np.save(sp, np.random.default_rng(0).random((H, W)).astype(np.float32))
+        elif score_kind == "bad_npy":
+            np.save(sp, np.full((H, W), np.nan))
+        elif score_kind == "shape":
+            np.save(sp, np.ones((H + 1, W)))
+        else:
+            PILImage.fromarray(np.full((H, W), 200, np.uint8)).save(sp)
+        args += ["--score", str(sp)]
+    method = data.draw(st.sampled_from(("rag", "sweep", "geodesic")), label="method")
+    segments = data.draw(st.sampled_from(("20", "1", str(H * W), str(H * W + 1), "0", "-4")), label="segments")
+    args += ["--method", method, "--segments", segments]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+    msg = err.getvalue().strip()
+    assert code in (0, 2), f"exit code {code}: {msg}"
+    assert "Traceback" not in msg
+    if code == 2:
+        assert msg and len(msg.splitlines()) <= 2, msg  # argparse: usage line + error line
+        assert msg.splitlines()[-1].startswith(("p2i segment: error: ", "p2i: error: ", "usage:")), msg
+    else:
+        with PILImage.open(tmp / "out" / "labels.png") as im:
+            lab = np.asarray(im)
+        assert lab.shape == (H, W) and int(lab.max()) <= max(kp.array.shape[0], 0)
+    good = (image_kind == "png" and json_kind in ("list", "coco", "empty") and kp.valid
+            and score_kind in ("none", "npy", "png") and 1 <= int(segments) <= H * W)
+    if good:
+        assert code == 0, msg
+
+
+# ----------------------------------------------------------------------------------------------
+# Regressions: the bugs the fuzzing found, as plain tests
+# ----------------------------------------------------------------------------------------------
+
+
+def test_float16_images_work_like_float32():
+    """sobel on a float16 RGB image crashed in numba typing (NotImplementedError: float16)."""
+    img = np.random.default_rng(1).random((9, 11, 3))
+    for fn in (p.sobel, lambda a: p.slic(a, 6)):
+        np.testing.assert_array_equal(fn(img.astype(np.float16)), fn(img.astype(np.float16).astype(np.float32)))
+
+
+def test_big_endian_arrays_are_accepted_everywhere():
+    """Non-native byte order (numpy files written on another machine, '>f8') crashed every
+    numba kernel with a TypingError; now it is byte-swapped on the way in."""
+    rng = np.random.default_rng(2)
+    img = rng.random((12, 15, 3))
+    kp = np.zeros((2, 17, 3))
+    kp[0, 0], kp[0, 5], kp[1, 11] = (2, 3, 2), (6, 8, 1), (13, 10, 2)
+    be = lambda a: a.astype(a.dtype.newbyteorder(">"))  # noqa: E731
+    np.testing.assert_array_equal(p.sobel(be(img)), p.sobel(img))
+    lab = p.slic(img, 8)
+    np.testing.assert_array_equal(p.slic(be(img), 8), lab)
+    g, g_be = p.build_rag(lab, p.sobel(img)), p.build_rag(be(lab), be(p.sobel(img)))
+    np.testing.assert_array_equal(g.weights, g_be.weights)
+    seeds = p.seed_superpixels(lab, kp)
+    np.testing.assert_array_equal(p.seed_superpixels(be(lab), be(kp)), seeds)
+    np.testing.assert_array_equal(p.rag_distance(g, be(seeds.astype(np.int64))), p.rag_distance(g, seeds))
+    mask = p.skeleton_mask(kp, (12, 15))
+    speed = rng.random((12, 15)) + 0.5
+    np.testing.assert_array_equal(p.sweep_distance(be(mask.astype(np.float32)), be(speed)),
+                                  p.sweep_distance(mask, speed))
+    for method in ("rag", "sweep", "geodesic"):
+        np.testing.assert_array_equal(p.pose_instance_map(be(img), be(kp), method=method, n_segments=8),
+                                      p.pose_instance_map(img, kp, method=method, n_segments=8))
+
+
+def test_complex_keypoints_are_refused_not_truncated():
+    """A complex array cast to float64 silently dropped its imaginary part."""
+    kp = np.zeros((1, 17, 3), complex)
+    with pytest.raises(TypeError, match=r"keypoints: expected a real-valued array, got dtype complex128"):
+        p.seed_superpixels(np.zeros((4, 4), int), kp)
+
+
+def test_empty_list_means_no_people():
+    """``keypoints=[]`` (no detections) was refused: shape (0,) is not (n, 17, 3)."""
+    img = np.zeros((5, 6))
+    assert p.pose_instance_map(img, [], method="sweep").shape == (5, 6, 0)
+    assert (p.segment_people(img, [], np.ones((5, 6))) == 0).all()
+    assert p.seed_superpixels(np.zeros((5, 6), int), []).shape == (0, 1)
+    with pytest.raises(ValueError, match=r"keypoints: expected \(n, 17, 3\) array of \(x, y, v\).*got shape \(2,\)"):
+        p.seed_superpixels(np.zeros((5, 6), int), [1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------------------------
+# Known bugs outside this file's owner's modules (strict xfail: they turn red once fixed)
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, raises=Exception, reason=(
+    "p2i_prior/commands.py _load_image lets PIL.UnidentifiedImageError (an OSError) escape main(): "
+    "a traceback instead of exit 2 with 'p2i segment: error: image: ...'"))
+def test_cli_unreadable_image(tmp_path, capsys):
+    from p2i_prior.cli import main
+
+    (tmp_path / "im.png").write_bytes(b"not an image at all")
+    (tmp_path / "kp.json").write_text("[]")
+    code = main(["segment", str(tmp_path / "im.png"), "--keypoints", str(tmp_path / "kp.json"),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert capsys.readouterr().err.startswith("p2i segment: error: image: ")
