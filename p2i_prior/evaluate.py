@@ -521,9 +521,11 @@ def _run(records: list, source: Any, cfg: dict, *, workers: int, progress: bool)
             ctx = mp.get_context("spawn")
             wcfg = dict(cfg, threads_per_worker=max(1, (os.cpu_count() or 1) // workers))
             with ctx.Pool(min(workers, len(records)), initializer=_init_worker, initargs=(source, wcfg)) as pool:
-                for o in pool.imap(_process_task, records):
+                for o in pool.imap_unordered(_process_task, records):
                     outputs.append(o)
                     bar.update(1)
+            order = {r.id: k for k, r in enumerate(records)}
+            outputs.sort(key=lambda o: order[o["image_id"]])
     finally:
         bar.close()
     return outputs
