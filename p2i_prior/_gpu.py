@@ -39,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._util import check_choice, check_positive_float, check_positive_int, shape_str
+from .superpixels import slic_params
 
 __all__ = [
     "DEVICES",
@@ -575,26 +576,6 @@ def _check_slic_images(images: Any, name: str, batched: bool) -> Any:
     return dev.reshape((B, H, W, 1 if grey else 3))
 
 
-def _slic_params(H: int, W: int, n_segments, compactness, max_num_iter, enforce_connectivity,
-                 min_size_factor, max_size_factor):
-    n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)
-    compactness = check_positive_float(compactness, "compactness")
-    max_num_iter = check_positive_int(max_num_iter, "max_num_iter", minimum=0)
-    if not isinstance(enforce_connectivity, (bool, np.bool_)):
-        raise TypeError(
-            f"enforce_connectivity: expected a bool, got "
-            f"{type(enforce_connectivity).__name__} {enforce_connectivity!r}"
-        )
-    min_size_factor = check_positive_float(min_size_factor, "min_size_factor", allow_zero=True)
-    max_size_factor = check_positive_float(max_size_factor, "max_size_factor")
-    if max_size_factor <= min_size_factor:
-        raise ValueError(
-            f"max_size_factor: expected a number > min_size_factor ({min_size_factor:g}), "
-            f"got {max_size_factor:g}"
-        )
-    return n_segments, compactness, max_num_iter, bool(enforce_connectivity), min_size_factor
-
-
 def slic(image: Any, n_segments: int = 1000, compactness: float = 10.0, max_num_iter: int = 10,
          enforce_connectivity: bool = True, *, min_size_factor: float = 0.5,
          max_size_factor: float = 3.0) -> Any:
@@ -616,7 +597,7 @@ def slic(image: Any, n_segments: int = 1000, compactness: float = 10.0, max_num_
     """
     dev = _check_slic_images(image, "image", False)
     _, H, W, _ = _shape(dev)
-    params = _slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+    params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
                           min_size_factor, max_size_factor)
     out, _ = _slic_device(dev, *params, stream_of(image))
     return to_kind(out.reshape((H, W)), image)
@@ -648,7 +629,7 @@ def slic_batch(images: Any, n_segments: int = 1000, compactness: float = 10.0,
     """
     dev = _check_slic_images(images, "images", True)
     _, H, W, _ = _shape(dev)
-    params = _slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+    params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
                           min_size_factor, max_size_factor)
     out, counts = _slic_device(dev, *params, stream_of(images))
     return to_kind(out, images), counts
@@ -1375,7 +1356,7 @@ def pose_instance_maps(
     if method == "rag":
         if labels is None:
             sl = _check_slic_images(imgs, "images", True)
-            params = _slic_params(H, W, n_segments, compactness, 10, True, 0.5, 3.0)
+            params = slic_params(H, W, n_segments, compactness, 10, True, 0.5, 3.0)
             labs_dev, _ = _slic_device(sl, *params, stream)
         else:
             labs_dev = _check_labels_dev(labels, "labels", 3)

@@ -113,6 +113,27 @@ def _lab_planes(arr: np.ndarray) -> np.ndarray:
     return lab_planes_float(arr, lo, scale)
 
 
+def slic_params(H: int, W: int, n_segments, compactness, max_num_iter, enforce_connectivity,
+                 min_size_factor, max_size_factor):
+    """Validate SLIC's parameters for an H x W image (shared by the CPU and GPU paths)."""
+    n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)
+    compactness = check_positive_float(compactness, "compactness")
+    max_num_iter = check_positive_int(max_num_iter, "max_num_iter", minimum=0)
+    if not isinstance(enforce_connectivity, (bool, np.bool_)):
+        raise TypeError(
+            f"enforce_connectivity: expected a bool, got "
+            f"{type(enforce_connectivity).__name__} {enforce_connectivity!r}"
+        )
+    min_size_factor = check_positive_float(min_size_factor, "min_size_factor", allow_zero=True)
+    max_size_factor = check_positive_float(max_size_factor, "max_size_factor")
+    if max_size_factor <= min_size_factor:
+        raise ValueError(
+            f"max_size_factor: expected a number > min_size_factor ({min_size_factor:g}), "
+            f"got {max_size_factor:g}"
+        )
+    return n_segments, compactness, max_num_iter, bool(enforce_connectivity), min_size_factor
+
+
 def slic(
     image: Any,
     n_segments: int = 1000,
@@ -192,21 +213,10 @@ def slic(
                          min_size_factor=min_size_factor, max_size_factor=max_size_factor)
     arr = _check_image(image)
     H, W = arr.shape[:2]
-    n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)
-    compactness = check_positive_float(compactness, "compactness")
-    max_num_iter = check_positive_int(max_num_iter, "max_num_iter", minimum=0)
-    if not isinstance(enforce_connectivity, (bool, np.bool_)):
-        raise TypeError(
-            f"enforce_connectivity: expected a bool, got "
-            f"{type(enforce_connectivity).__name__} {enforce_connectivity!r}"
-        )
-    min_size_factor = check_positive_float(min_size_factor, "min_size_factor", allow_zero=True)
-    max_size_factor = check_positive_float(max_size_factor, "max_size_factor")
-    if max_size_factor <= min_size_factor:
-        raise ValueError(
-            f"max_size_factor: expected a number > min_size_factor ({min_size_factor:g}), "
-            f"got {max_size_factor:g}"
-        )
+    n_segments, compactness, max_num_iter, enforce_connectivity, min_size_factor = slic_params(
+        H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+        min_size_factor, max_size_factor,
+    )
 
     planes = _lab_planes(arr)
 
