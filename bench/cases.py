@@ -54,6 +54,7 @@ class Config:
     repeat: int = 7
     warmup: int = 1
     max_time: float = 10.0
+    min_time: float = 1.0
     inputs: str = "auto"  # "auto" (coco photo when present, and synthetic), "synthetic", "coco"
     coco_dir: str | None = None
     n_segments: int = 1000
@@ -77,7 +78,7 @@ class Config:
     def quick_config(cls, **overrides: Any) -> "Config":
         """Tiny inputs, 2 repeats, synthetic only: the whole suite in seconds (smoke test)."""
         base = dict(
-            sizes=[(80, 60)], repeat=2, warmup=1, max_time=1.0, inputs="synthetic",
+            sizes=[(80, 60)], repeat=2, warmup=1, max_time=1.0, min_time=0.0, inputs="synthetic",
             n_segments=60, n_people=3, k_values=[32, 64], k_size=(160, 120),
             max_k_floyd_warshall=64, scaling_sizes=[(64, 48), (96, 72), (128, 96)],
             scaling_segments=[20, 40, 80], scaling_people=[1, 2, 3], scaling_size=(128, 96),
@@ -408,7 +409,8 @@ def _compare(case: str, x: Inputs, ours: str, ref: str, ms: dict[str, Measuremen
 
 def _group(case: str, x: Inputs, config: Config, fns: dict, roles: dict, pairs: list, params: dict,
            extra: dict | None = None) -> dict:
-    ms = measure_group(fns, repeat=config.repeat, warmup=config.warmup, max_time=config.max_time)
+    ms = measure_group(fns, repeat=config.repeat, warmup=config.warmup, max_time=config.max_time,
+                      min_time=config.min_time)
     out = {
         "results": [_record(case, x, k, roles[k], ms[k], params) for k in fns],
         "comparisons": [_compare(case, x, o, r, ms, params) for o, r in pairs if o in ms and r in ms],
@@ -589,7 +591,8 @@ def _stage_profile(stages, config: Config) -> dict:
     out = {}
     for name, f in stages:
         m = measure_group({name: lambda f=f: f(state)}, repeat=max(3, min(config.repeat, 5)),
-                          warmup=config.warmup, max_time=config.max_time / 2)[name]
+                          warmup=config.warmup, max_time=config.max_time / 2,
+                          min_time=config.min_time / 2)[name]
         state[name] = f(state)
         out[name] = m.median_s
     return out
@@ -650,7 +653,8 @@ def scaling_axis(config: Config, axis: str, values: list) -> dict:
         points.append((x_val, size, n_seg, K, x))
     fns = {str(i): (lambda x=x, n=n: ours_pipeline(x.image, x.keypoints, x.score, n))
            for i, (_, _, n, _, x) in enumerate(points)}
-    ms = measure_group(fns, repeat=config.repeat, warmup=config.warmup, max_time=config.max_time)
+    ms = measure_group(fns, repeat=config.repeat, warmup=config.warmup, max_time=config.max_time,
+                      min_time=config.min_time)
     return {"scaling": [{"axis": axis, "x": x_val, "size": _size_str(size), "n_segments": n_seg, "K": K,
                          "n_people": int(x.keypoints.shape[0]), "input": x.source, **ms[str(i)].summary()}
                         for i, (x_val, size, n_seg, K, x) in enumerate(points)]}

@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed warm-up calls (default 1)")
     parser.add_argument("--max-time", type=float, default=None,
                         help="seconds per implementation and case before repeats are cut (default 10)")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="seconds that the repeats of a fast implementation fill (more repeats, "
+                             "at most 200; default 1)")
     parser.add_argument("--inputs", choices=("auto", "synthetic", "coco"), default=None,
                         help="auto: a COCO photo when ../shared/data/coco_persons exists, and a synthetic scene")
     parser.add_argument("--coco-dir", default=None, help="COCO persons folder (annotations.json + images/)")
@@ -82,7 +85,7 @@ def config_from_args(args: argparse.Namespace):
 
     over = {
         "sizes": None if args.sizes is None else parse_sizes(args.sizes),
-        "repeat": args.repeat, "warmup": args.warmup, "max_time": args.max_time,
+        "repeat": args.repeat, "warmup": args.warmup, "max_time": args.max_time, "min_time": args.min_time,
         "inputs": args.inputs, "coco_dir": args.coco_dir,
         "cases": None if args.cases is None else [c.strip() for c in args.cases.split(",") if c.strip()],
         "max_k_floyd_warshall": args.max_k_fw, "threads": args.threads,
@@ -93,6 +96,8 @@ def config_from_args(args: argparse.Namespace):
         raise ValueError(f"warmup: expected an integer >= 0, got {args.warmup}")
     if args.max_time is not None and not args.max_time > 0:
         raise ValueError(f"max_time: expected a number > 0, got {args.max_time}")
+    if args.min_time is not None and not args.min_time >= 0:
+        raise ValueError(f"min_time: expected a number >= 0, got {args.min_time}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"threads: expected an integer >= 1, got {args.threads}")
     if args.quick:

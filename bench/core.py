@@ -95,11 +95,34 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], Any] | None) -> float:
     return time.perf_counter() - t0
 
 
-def _n_repeats(warm: float, repeat: int, max_time: float) -> int:
-    """Repeats that fit in ``max_time`` seconds given one call's ``warm`` time (1..repeat)."""
+def _n_repeats(warm: float, repeat: int, max_time: float, min_time: float = 0.0,
+               max_repeat: int = 200) -> int:
+    """Repeats for one implementation given one call's ``warm`` time.
+
+    ``repeat``, raised for fast calls until the repeats fill ``min_time`` seconds (at most
+    ``max_repeat``), and cut for slow ones to what fits in ``max_time`` (at least 1).
+    """
     if warm <= 0:
         return repeat
-    return int(max(1, min(repeat, math.floor(max_time / warm))))
+    n = max(repeat, min(max_repeat, math.ceil(min_time / warm)))
+    return int(max(1, min(n, math.floor(max_time / warm))))
+
+
+def _schedule(counts: dict[str, int]) -> list[str]:
+    """Interleaved call order: each implementation's calls spread evenly over the rounds.
+
+    Examples
+    --------
+    >>> "".join(_schedule({"a": 4, "b": 2}))
+    'aabaab'
+    """
+    rounds = max(counts.values(), default=0)
+    order = []
+    for r in range(rounds):
+        for k, c in counts.items():
+            if (r + 1) * c // rounds > r * c // rounds:
+                order.append(k)
+    return order
 
 
 def measure_group(
@@ -108,6 +131,7 @@ def measure_group(
     repeat: int = 7,
     warmup: int = 1,
     max_time: float = 10.0,
+    min_time: float = 0.0,
     sync: Callable[[], Any] | None = None,
 ) -> dict[str, Measurement]:
     """Time several implementations of the same thing, interleaved, on the same inputs.
@@ -122,7 +146,10 @@ def measure_group(
         Untimed calls per implementation before the timed ones.
     max_time : float > 0
         Time budget per implementation (s): an implementation whose warm-up call took ``t``
-        gets ``max(1, min(repeat, floor(max_time / t)))`` repeats.
+        gets at most ``floor(max_time / t)`` repeats (at least 1).
+    min_time : float >= 0
+        A fast implementation gets more repeats, until they fill ``min_time`` seconds (at most
+        200): short calls are the most exposed to scheduler noise on a loaded machine.
     sync : callable, optional
         Called inside the timed region after each call (e.g. a CUDA stream synchronise).
 
@@ -148,12 +175,10 @@ def measure_group(
     counts = {}
     for k in names:
         estimate = warm[k][-1] if warm[k] else 0.0
-        counts[k] = _n_repeats(estimate, repeat, max_time)
+        counts[k] = _n_repeats(estimate, repeat, max_time, min_time)
     times: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(max(counts.values(), default=0)):
-        for k in names:
-            if r < counts[k]:
-                times[k].append(_timed(fns[k], sync))
+    for k in _schedule(counts):  # interleaved, each implementation spread over the run
+        times[k].append(_timed(fns[k], sync))
     return {k: Measurement(times[k], warm[k]) for k in names}
 
 

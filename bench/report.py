@@ -99,8 +99,9 @@ def markdown(result: dict) -> str:
         f"python {meta['python']}; "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
         f"- command: `{result.get('command', 'python -m bench')}`",
-        f"- method: {cfg['warmup']} warm-up call(s), then up to {cfg['repeat']} interleaved repeats "
-        f"(fewer when one call exceeds {cfg['max_time']:g} s / repeats); median and IQR; "
+        f"- method: {cfg['warmup']} warm-up call(s), then {cfg['repeat']} interleaved repeats, more for "
+        f"fast calls (until they fill {cfg.get('min_time', 0):g} s, at most 200), fewer for slow ones "
+        f"(at most {cfg['max_time']:g} s per implementation); median and IQR; "
         "speed-up = reference median / ours median from the same run, range = "
         "[ref Q1 / ours Q3, ref Q3 / ours Q1]",
         "",
