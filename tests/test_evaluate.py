@@ -279,3 +279,19 @@ def test_component_gate_and_options(persons):
     assert "components=off" in plain["table"] and "components=on" in gated["table"]
     with pytest.raises(ValueError, match="option: expected a keyword of segment_people .* got 'bogus'"):
         evaluate_methods(persons, options={"bogus": 1}, **kw)
+
+
+def test_rank_by_keypoints(persons):
+    from p2i_prior.evaluate import evaluate_methods, predict_image
+
+    rec = persons.images[0]
+    score = GTScore()(rec)
+    _, masks, by_score = predict_image(rec, rec.load_image(), score, "box")
+    _, masks2, by_kp = predict_image(rec, rec.load_image(), score, "box", rank="keypoints")
+    labelled = (rec.keypoints[:, :, 2] > 0).sum(1)
+    np.testing.assert_array_equal(masks, masks2)
+    np.testing.assert_allclose(by_kp, by_score * (labelled + 1) / 18)
+    report = evaluate_methods(persons, methods=["box"], rank="keypoints", progress=False, figures=0)
+    assert report["config"]["prediction_score"].endswith("(labelled keypoints + 1) / 18")
+    with pytest.raises(ValueError, match="rank: expected one of 'score', 'keypoints', got 'area'"):
+        evaluate_methods(persons, methods=["box"], rank="area", progress=False, figures=0)
