@@ -118,10 +118,16 @@ def check_finite(arr: np.ndarray, name: str) -> None:
             )
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """One-line ``repr`` of ``value`` for an error message (arrays can span many lines)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
     """Return ``value`` as ``int`` if it is an integer in ``[minimum, maximum]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {_short(value)}")
     value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         upper = "" if maximum is None else f" and <= {maximum}"
@@ -132,7 +138,7 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int 
 def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as ``float`` if it is finite and > 0 (>= 0 with ``allow_zero``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {_short(value)}")
     value = float(value)
     ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
@@ -144,8 +150,9 @@ def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> 
 def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``; else a ``ValueError`` listing them."""
     choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    # ``in`` would compare an array elementwise (ambiguous truth value): strings only
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {_short(value)}")
     return value
 
 

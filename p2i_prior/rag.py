@@ -92,9 +92,11 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
     Parameters
     ----------
     labels : (H, W) int array
-        Labels ``>= 0``; ``K = labels.max() + 1`` nodes.
+        Labels ``>= 0`` and ``< 2**31 - 1``; ``K = labels.max() + 1`` nodes (values that do
+        not occur are isolated nodes; memory is O(K), so keep the labels compact).
     edge_map : (H, W) float array
-        Edge strength (finite, >= 0), e.g. :func:`p2i_prior.sobel` of the image.
+        Edge strength (finite, >= 0 and at most the float32 maximum), e.g.
+        :func:`p2i_prior.sobel` of the image.
     device : {"auto", "cpu", "cuda"}
         ``"auto"``: the GPU for CuPy arrays and CUDA torch tensors (the CSR arrays on the same device), the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without a GPU.
 
@@ -127,7 +129,17 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
     check_finite(edge, "edge_map")
     if edge.min() < 0:
         raise ValueError(f"edge_map: expected edge strengths >= 0, got minimum {float(edge.min())}")
+    f32_max = float(np.finfo(np.float32).max)
+    if edge.max() > f32_max:  # the mean weights are stored as float32: they would be inf
+        raise ValueError(
+            f"edge_map: expected edge strengths <= {f32_max:.4g} (weights are float32), got maximum "
+            f"{float(edge.max()):.4g}; rescale the edge map"
+        )
     n_labels = int(lab.max()) + 1
+    if n_labels > 2**31 - 1:  # node ids are stored as int32
+        raise ValueError(
+            f"labels: expected values < 2**31 - 1 (node ids are int32), got maximum {n_labels - 1}"
+        )
     keys, values = boundary_entries(lab, edge, n_labels)
     indptr, indices, weights, counts = reduce_to_csr(keys, values, n_labels)
     return RAG(indptr, indices, weights, n_labels, counts)

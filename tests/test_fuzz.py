@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import p2i_prior as p  # noqa: E402
@@ -89,7 +89,7 @@ def counted(fn: Callable) -> Callable:
     return wrapper
 
 
-ARG_ERROR = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(\[[^\]]*\])?: ")
+ARG_ERROR = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(\.\w+)?(\[[^\]]*\])?: ")
 
 
 def outcome(fn: Callable, args: tuple, kwargs: dict, names: tuple[str, ...], valid: bool):
@@ -505,6 +505,7 @@ def test_rag_distance(lab, data):
     seeds, valid = data.draw(seed_rows(g.n_nodes), label="seeds")
     solver = data.draw(st.sampled_from(("sssp", "apsp", "sssp", "dijkstra")), label="solver")
     valid = valid and solver in ("sssp", "apsp")
+    valid = valid and float(g.weights.max(initial=0)) * max(g.n_nodes - 1, 1) <= float(np.finfo(np.float32).max)
     x = as_form(seeds, data.draw(forms(), label="seeds form"))
     d = outcome(p.rag_distance, (g, x, solver), {}, ("seeds", "solver", "rag"), valid)
     if d is None:
@@ -526,10 +527,53 @@ def test_rag_distance(lab, data):
             if s[i].any():
                 ref[i] = dijkstra(g.to_scipy(), directed=False, indices=np.flatnonzero(s[i]), min_only=True)
         fin = np.isfinite(ref)
-        assert (np.isfinite(d) == fin).all() or scale >= 1e30, "reachability differs from scipy"
+        assert (np.isfinite(d) == fin).all(), "reachability differs from scipy"
         np.testing.assert_allclose(d[fin & np.isfinite(d)], ref[fin & np.isfinite(d)], rtol=1e-5, atol=1e-6)
     other = p.rag_distance(g, seeds, "apsp" if solver == "sssp" else "sssp")
     np.testing.assert_array_equal(_host(other), d, err_msg="sssp and apsp disagree")
+
+
+@fuzz(30, 800)
+@given(data=st.data())
+@counted
+def test_rag_distance_handmade_graphs(data):
+    """A RAG built by hand with inconsistent CSR arrays must raise, never read out of bounds."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    K = data.draw(st.integers(0, 12), label="K")
+    lab = rng.integers(0, max(K, 1), (4, 5))
+    lab.flat[0] = max(K, 1) - 1
+    g = p.build_rag(lab, rng.random((4, 5)))
+    indptr, indices, weights, n_nodes = g.indptr.copy(), g.indices.copy(), g.weights.copy(), g.n_nodes
+    flaw = data.draw(st.sampled_from(("none", "indptr_len", "indptr_order", "index_high", "index_neg",
+                                      "weights_len", "weights_nan", "weights_neg", "n_nodes", "index_dtype")),
+                     label="flaw")
+    if flaw == "indptr_len":
+        indptr = indptr[:-1]
+    elif flaw == "indptr_order" and indptr.size > 2:
+        indptr[1] = indptr[-1] + 3
+    elif flaw == "index_high" and indices.size:
+        indices[rng.integers(0, indices.size)] = n_nodes + rng.integers(0, 1000)
+    elif flaw == "index_neg" and indices.size:
+        indices[rng.integers(0, indices.size)] = -1
+    elif flaw == "weights_len":
+        weights = np.append(weights, 1.0).astype(np.float32)
+    elif flaw == "weights_nan" and weights.size:
+        weights[0] = np.nan
+    elif flaw == "weights_neg" and weights.size:
+        weights[0] = -1
+    elif flaw == "n_nodes":
+        n_nodes += 5
+    elif flaw == "index_dtype":
+        indices = indices.astype(np.int64)
+    changed = not (np.array_equal(indptr, g.indptr) and np.array_equal(indices, g.indices)
+                   and np.array_equal(weights, g.weights, equal_nan=True) and n_nodes == g.n_nodes)
+    rag = RAG(indptr, indices, weights, n_nodes)
+    seeds = rng.random((2, n_nodes)) < 0.3
+    solver = data.draw(st.sampled_from(("sssp", "apsp")), label="solver")
+    valid = not changed or flaw == "index_dtype"
+    d = outcome(p.rag_distance, (rag, seeds, solver), {}, ("rag", "seeds"), valid)
+    if d is not None:
+        assert d.shape == (2, n_nodes) and not np.isnan(d).any()
 
 
 @st.composite
@@ -680,6 +724,59 @@ def test_masks_to_rle_bad(data):
         assert len(rles) == shape[0]
 
 
+JUNK = (None, 3, 2.5, "image.png", b"\x00", [[1, 2], [3]], [], [[]], {"a": 1}, object(), np.float64(1.0),
+        np.array(5), np.zeros((0, 0)), np.zeros((2, 0, 3)), np.zeros((1, 1, 1, 1)), np.array(["a", "b"]),
+        np.zeros((3, 3), "datetime64[s]"), np.zeros((3, 3), np.complex64), np.zeros((3, 3), object))
+
+
+def _good_args(rng) -> dict[str, tuple[Callable, list, tuple[str, ...]]]:
+    """Each public function with good arguments (by position) and its argument names."""
+    img = (rng.random((6, 7, 3)) * 255).astype(np.uint8)
+    lab = np.arange(42).reshape(6, 7) // 9
+    kp = np.zeros((1, 17, 3))
+    kp[0, 0] = (3, 2, 2)
+    score = rng.random((6, 7))
+    g = p.build_rag(lab, rng.random((6, 7)))
+    return {
+        "sobel": (p.sobel, [img], ("image",)),
+        "slic": (p.slic, [img, 5], ("image", "n_segments")),
+        "build_rag": (p.build_rag, [lab, rng.random((6, 7))], ("labels", "edge_map")),
+        "seed_superpixels": (p.seed_superpixels, [lab, kp], ("labels", "keypoints")),
+        "rag_distance": (p.rag_distance, [g, np.ones((1, g.n_nodes), bool), "sssp"], ("rag", "seeds", "solver")),
+        "sweep_distance": (p.sweep_distance, [kp[0, :6, :2] > 2], ("seeds_mask",)),
+        "skeleton_mask": (p.skeleton_mask, [kp, (6, 7)], ("keypoints", "shape")),
+        "pose_instance_map": (lambda i, k: p.pose_instance_map(i, k, n_segments=5), [img, kp], ("image", "keypoints")),
+        "segment_instances": (p.segment_instances, [rng.random((6, 7, 1)), score], ("pose_map", "person_score")),
+        "segment_people": (p.segment_people, [img, kp, score], ("image", "keypoints", "person_score")),
+        "box_instances": (p.box_instances, [score, np.array([[0, 0, 3, 3]])], ("person_score", "boxes")),
+        "masks_from_labels": (p.masks_from_labels, [lab], ("labels",)),
+        "masks_to_rle": (p.masks_to_rle, [np.ones((1, 6, 7), bool)], ("masks",)),
+        "instance_scales": (p.instance_scales, [kp], ("keypoints",)),
+        "component_gate": (p.component_gate, [kp, score], ("keypoints", "person_score")),
+    }
+
+
+@fuzz(40, 1500)
+@given(data=st.data())
+@counted
+def test_junk_arguments(data):
+    """Every public function, one argument replaced by something that is not a valid array
+    (None, strings, ragged lists, 0-d, empty, 4-d, datetime, complex, object): a ValueError or
+    TypeError naming an argument, or (for a junk value that happens to be usable) a result."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    table = _good_args(rng)
+    name = data.draw(st.sampled_from(sorted(table)), label="function")
+    fn, args, names = table[name]
+    i = data.draw(st.integers(0, len(args) - 1), label="argument")
+    args = list(args)
+    args[i] = data.draw(st.sampled_from(JUNK), label="junk")
+    # known bug outside this suite's owner's files: test_pose_instance_map_ragged_list (xfail)
+    assume(not (name == "pose_instance_map" and isinstance(args[i], list) and args[i] == [[1, 2], [3]]))
+    out = outcome(fn, tuple(args), {}, names + ("shape", "n"), False)
+    if out is not None and isinstance(out, np.ndarray):
+        assert not (out.dtype.kind == "f" and np.isnan(out).any())
+
+
 # ----------------------------------------------------------------------------------------------
 # Pipeline
 # ----------------------------------------------------------------------------------------------
@@ -730,6 +827,73 @@ def test_pose_instance_map(img, data):
         assert (m.sum(axis=(0, 1))[on_image] > 0).all() or n == 0
         if on_image.any():
             assert (m.sum(-1) > 0.99).all(), "a pixel unreachable though a skeleton lies in the image"
+
+
+ODD_NUMBERS = (0, -1, 2.5, float("nan"), float("inf"), True, "3", None, np.int64(7), np.float32(0.5), 1e300)
+
+
+@fuzz(30, 800)
+@given(lab=label_images(max_side=PIPE_SIDE), data=st.data())
+@counted
+def test_pose_instance_map_options(lab, data):
+    """User superpixels (gaps: isolated RAG nodes), a user speed, hop lengths, odd option values."""
+    H, W = lab.shape
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    image = rng.random((H, W, 3))
+    kp = data.draw(keypoint_arrays(H, W, bad=False), label="keypoints")
+    method = data.draw(st.sampled_from(("rag", "sweep", "geodesic", "RAG", "")), label="method")
+    kwargs: dict = {"method": method}
+    valid = method in ("rag", "sweep", "geodesic")
+    option = data.draw(st.sampled_from(("labels", "labels", "speed", "length_weight", "edge_weight",
+                                        "temperature", "n_segments", "compactness", "solver", "extent")),
+                       label="option")
+    if option == "labels":
+        form = data.draw(st.sampled_from(("ok", "ok", "shape", "float", "negative")), label="labels kind")
+        kwargs["labels"] = {"ok": lab, "shape": lab[:, :-1] if W > 1 else lab[None], "float": lab.astype(float),
+                            "negative": lab - 1}[form]
+        # labels only matter for "rag" (ignored, unchecked, by the sweeps)
+        valid = valid and (form == "ok" or method != "rag")
+        if form == "negative" and lab.min() > 0:
+            valid = valid or method == "rag"
+    elif option == "speed":
+        kind = data.draw(st.sampled_from(("ok", "zero", "nan", "shape")), label="speed kind")
+        kwargs["speed"] = {"ok": rng.uniform(0.1, 3, (H, W)), "zero": np.zeros((H, W)),
+                           "nan": np.full((H, W), np.nan), "shape": np.ones((H + 1, W))}[kind]
+        valid = valid and method == "geodesic" and kind == "ok"
+    else:
+        value = data.draw(st.sampled_from(ODD_NUMBERS + (0.5, 3.0)), label=option)
+        kwargs[option] = value
+        if option == "solver":
+            kwargs[option] = data.draw(st.sampled_from(("sssp", "apsp", "bfs", None)), label="solver value")
+        if option == "n_segments":
+            kwargs["n_segments"] = value = data.draw(st.sampled_from(ODD_NUMBERS + (1, 5, H * W)), label="n")
+        ok_number = (not isinstance(value, (bool, str)) and value is not None and np.isfinite(float(value)))
+        ok = {
+            "length_weight": ok_number and value >= 0,
+            "edge_weight": ok_number and value >= 0,
+            "temperature": value is None or (ok_number and value > 0),
+            "compactness": ok_number and value > 0,
+            "extent": value is None or (ok_number and value > 0),
+            "n_segments": isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= H * W,
+            "solver": kwargs.get("solver") in ("sssp", "apsp"),
+        }[option]
+        # options of the other methods are ignored (not validated) by design
+        # (n_segments and compactness only reach SLIC; the other options are validated for
+        # every method)
+        relevant = {"n_segments": ("rag",), "compactness": ("rag",)}.get(option, METHODS)
+        valid = valid and (ok or method not in relevant)
+    if method == "rag" and "labels" not in kwargs and "n_segments" not in kwargs:
+        kwargs["n_segments"] = min(H * W, 30)
+    names = ("image", "keypoints", "method", "labels", "speed", "length_weight", "edge_weight", "temperature",
+             "n_segments", "compactness", "solver", "extent", "rag")
+    m = outcome(p.pose_instance_map, (image, kp.array), kwargs, names, valid)
+    if m is None:
+        return
+    check_pose_map(m, H, W, kp.array.shape[0])
+    assert (m[:, :, ~labelled(kp.array)] == 0).all()
+
+
+METHODS = ("rag", "sweep", "geodesic")
 
 
 @st.composite
@@ -1007,6 +1171,52 @@ def test_empty_list_means_no_people():
         p.seed_superpixels(np.zeros((5, 6), int), [1.0, 2.0])
 
 
+def test_choice_arguments_given_an_array():
+    """check_choice compared an array with the choices elementwise: numpy's 'truth value of an
+    empty array is ambiguous' instead of an error naming the argument."""
+    g = p.build_rag(np.array([[0, 1]]), np.ones((1, 2)))
+    for bad in (np.zeros((0, 0)), np.array(["sssp", "apsp"]), ["sssp"]):
+        with pytest.raises(ValueError, match=r"^solver: expected one of 'sssp', 'apsp', got "):
+            p.rag_distance(g, np.ones((1, 2), bool), bad)
+
+
+def test_edge_maps_beyond_float32_are_refused():
+    """build_rag stored the mean of 1e300 edges as float32 inf weights (a 'finite' RAG with
+    inf weights, every path then reported as 'no path')."""
+    with pytest.raises(ValueError, match=r"edge_map: expected edge strengths <= 3.403e\+38 \(weights are float32\)"):
+        p.build_rag(np.array([[0, 1]]), np.array([[1e300, 1e300]]))
+
+
+def test_rag_distance_refuses_paths_that_overflow_float32():
+    g = p.build_rag(np.array([[0, 1, 2]]), np.full((1, 3), 3e38))
+    with pytest.raises(ValueError, match=r"rag: expected edge weights whose path sums fit float32"):
+        p.rag_distance(g, np.array([[True, False, False]]))
+
+
+def test_handmade_rag_out_of_range_index_is_refused():
+    """numba does no bounds checks: a neighbour id >= K read (and wrote) outside the arrays."""
+    bad = RAG(np.array([0, 1, 2]), np.array([5, 0], np.int32), np.ones(2, np.float32), 2)
+    for solver in ("sssp", "apsp"):
+        with pytest.raises(ValueError, match=r"rag: expected indices in 0..n_nodes-1 = 0..1, got 0 .. 5"):
+            p.rag_distance(bad, np.ones((1, 2), bool), solver)
+
+
+def test_label_values_beyond_int32_node_ids_are_refused():
+    with pytest.raises(ValueError, match=r"labels: expected values < 2\*\*31 - 1 \(node ids are int32\)"):
+        p.build_rag(np.array([[0, 2**40]]), np.ones((1, 2)))
+
+
+def test_apsp_memory_limit(monkeypatch):
+    import p2i_prior.graph_distance as gd
+
+    g = p.build_rag(np.arange(10)[None], np.ones((1, 10)))
+    monkeypatch.setattr(gd, "APSP_MAX_BYTES", 8 * 99)
+    with pytest.raises(ValueError, match=r"solver: 'apsp' \(Floyd–Warshall\) needs a \(K, K\) float64 matrix.*K = rag.n_nodes = 10.*use solver='sssp'"):
+        p.rag_distance(g, np.ones((1, 10), bool), "apsp")
+    monkeypatch.setattr(gd, "APSP_MAX_BYTES", 8 * 100)
+    np.testing.assert_array_equal(p.rag_distance(g, np.ones((1, 10), bool), "apsp"), np.zeros((1, 10)))
+
+
 # ----------------------------------------------------------------------------------------------
 # Known bugs outside this file's owner's modules (strict xfail: they turn red once fixed)
 # ----------------------------------------------------------------------------------------------
@@ -1024,3 +1234,19 @@ def test_cli_unreadable_image(tmp_path, capsys):
                  "--out", str(tmp_path / "out")])
     assert code == 2
     assert capsys.readouterr().err.startswith("p2i segment: error: image: ")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "p2i_prior/pipeline.py _check_map_memory calls np.shape() on the raw image/keypoints before "
+    "they are validated: a ragged list raises numpy's 'setting an array element with a sequence' "
+    "instead of 'image: expected a numeric array ...'"))
+@pytest.mark.parametrize("which", ["image", "keypoints"])
+def test_pose_instance_map_ragged_list(which):
+    kp = np.zeros((1, 17, 3))
+    kp[0, 0] = (1, 1, 2)
+    args = {"image": np.zeros((4, 4)), "keypoints": kp}
+    args[which] = [[1, 2], [3]]
+    try:
+        p.pose_instance_map(args["image"], args["keypoints"], method="sweep")
+    except (ValueError, TypeError) as exc:
+        assert str(exc).startswith(f"{which}: "), str(exc)
