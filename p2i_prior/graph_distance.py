@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import check_choice, check_ndim, like, shape_str, to_numpy
+from ._util import _short, check_choice, check_ndim, like, shape_str, to_numpy
 from .rag import RAG
 
 __all__ = ["rag_distance"]
@@ -28,7 +28,7 @@ def _check_rag_arrays(rag: RAG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     K = rag.n_nodes
     if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 0:
-        raise ValueError(f"rag: expected n_nodes an integer >= 0, got {K!r}")
+        raise ValueError(f"rag: expected n_nodes an integer >= 0, got {_short(K)}")
     indptr = to_numpy(rag.indptr, "rag.indptr", dtype=np.int64)
     indices = to_numpy(rag.indices, "rag.indices")
     weights = to_numpy(rag.weights, "rag.weights", dtype=np.float32)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import check_labels, check_ndim, shape_str, to_numpy
+from ._util import _short, check_labels, check_ndim, shape_str, to_numpy
 
 __all__ = ["masks_from_labels", "masks_to_rle", "rle_to_masks"]
 
@@ -36,7 +36,7 @@ def masks_from_labels(labels: Any, n: int | None = None) -> np.ndarray:
     if n is None:
         n = top
     elif isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n: expected an integer >= 0, got {n!r}")
+        raise ValueError(f"n: expected an integer >= 0, got {_short(n)}")
     elif top > n:
         raise ValueError(f"labels: expected values in 0..n = 0..{n}, got maximum {top}")
     return lab[None, :, :] == np.arange(1, int(n) + 1)[:, None, None]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import check_labels, check_ndim, shape_str, to_numpy
+from ._util import _short, check_labels, check_ndim, shape_str, to_numpy
 
 __all__ = [
     "COCO_KEYPOINTS",
@@ -113,7 +113,7 @@ def _image_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
     try:
         H, W = (int(s) for s in tuple(shape)[:2])
     except Exception:
-        raise TypeError(f"{name}: expected (H, W), got {shape!r}") from None
+        raise TypeError(f"{name}: expected (H, W), got {_short(shape)}") from None
     if H < 1 or W < 1:
         raise ValueError(f"{name}: expected H >= 1 and W >= 1, got ({H}, {W})")
     return H, W

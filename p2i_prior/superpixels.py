@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._util import (
+    _short,
     check_ndim,
     check_finite,
     check_positive_float,
@@ -122,7 +123,7 @@ def slic_params(H: int, W: int, n_segments, compactness, max_num_iter, enforce_c
     if not isinstance(enforce_connectivity, (bool, np.bool_)):
         raise TypeError(
             f"enforce_connectivity: expected a bool, got "
-            f"{type(enforce_connectivity).__name__} {enforce_connectivity!r}"
+            f"{type(enforce_connectivity).__name__} {_short(enforce_connectivity)}"
         )
     min_size_factor = check_positive_float(min_size_factor, "min_size_factor", allow_zero=True)
     max_size_factor = check_positive_float(max_size_factor, "max_size_factor")
