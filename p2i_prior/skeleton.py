@@ -120,10 +120,20 @@ def _image_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
 
 
 def _clip_segment(x0, y0, x1, y1, lo_x, hi_x, lo_y, hi_y):
-    """Liang–Barsky: the part of a segment inside a box, or None."""
+    """Liang–Barsky: the part of a segment inside a box, or None.
+
+    In exact rational arithmetic (floats convert to ``Fraction`` exactly): in floats, a limb
+    from x = -1.7e308 to +1.7e308 overflows ``x1 - x0`` to inf (NaN ends), and even without
+    overflow the parameter ``t`` cannot resolve a pixel on a segment 1e300 pixels long.  Only
+    the slow path for keypoints far outside the image comes here (at most 36 segments each).
+    """
+    from fractions import Fraction
+
+    x0, y0, x1, y1 = Fraction(x0), Fraction(y0), Fraction(x1), Fraction(y1)
     dx, dy = x1 - x0, y1 - y0
-    t0, t1 = 0.0, 1.0
-    for p, q in ((-dx, x0 - lo_x), (dx, hi_x - x0), (-dy, y0 - lo_y), (dy, hi_y - y0)):
+    t0, t1 = Fraction(0), Fraction(1)
+    for p, q in ((-dx, x0 - Fraction(lo_x)), (dx, Fraction(hi_x) - x0),
+                 (-dy, y0 - Fraction(lo_y)), (dy, Fraction(hi_y) - y0)):
         if p == 0:
             if q < 0:
                 return None
@@ -135,7 +145,7 @@ def _clip_segment(x0, y0, x1, y1, lo_x, hi_x, lo_y, hi_y):
             t1 = min(t1, t)
         if t0 > t1:
             return None
-    return x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy
+    return float(x0 + t0 * dx), float(y0 + t0 * dy), float(x0 + t1 * dx), float(y0 + t1 * dy)
 
 
 def skeleton_pixels(keypoints: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

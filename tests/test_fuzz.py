@@ -301,8 +301,8 @@ def as_form(arr: np.ndarray, form: str) -> Any:
         return out
     if form == "torch" and arr.dtype.kind in "biuf" and arr.dtype != np.uint32 and arr.dtype != np.uint16:
         return torch.from_numpy(np.ascontiguousarray(arr))
-    if form == "list" and arr.dtype != object:
-        return arr.tolist()
+    if form == "list" and arr.dtype != object and (arr.size or arr.shape[1:] in ((17, 3), (4,))):
+        return arr.tolist()  # (an empty array of another shape would become ``[]``: n = 0)
     return arr
 
 
@@ -1291,6 +1291,23 @@ def test_empty_list_means_no_people():
     assert p.seed_superpixels(np.zeros((5, 6), int), []).shape == (0, 1)
     with pytest.raises(ValueError, match=r"keypoints: expected \(n, 17, 3\) array of \(x, y, v\).*got shape \(2,\)"):
         p.seed_superpixels(np.zeros((5, 6), int), [1.0, 2.0])
+
+
+def test_limbs_spanning_the_whole_float_range():
+    """A limb from x = -1.7e308 to x = +1.7e308: the clipping's x1 - x0 overflowed to inf, the
+    clipped ends became NaN and rasterising raised numpy's 'negative dimensions not allowed'."""
+    kp = np.zeros((1, 17, 3))
+    kp[0, 5], kp[0, 6] = (-1.7e308, 5.5, 2), (1.7e308, 5.5, 2)
+    m = p.skeleton_mask(kp, (10, 10))[0]
+    assert m[5].all() and m.sum() == 10
+    kp[0, 5], kp[0, 6] = (-1.7e308, -1.7e308, 2), (1.7e308, 1.7e308, 2)
+    m = p.skeleton_mask(kp, (10, 10))[0]
+    assert m[np.arange(10), np.arange(10)].all()
+
+
+def test_array_valued_arguments_give_one_line_messages():
+    with pytest.raises(TypeError, match=r"^shape: expected \(H, W\), got array\(\[\[.*\.\.\.$"):
+        p.skeleton_mask(np.zeros((0, 17, 3)), np.zeros((30, 30), "datetime64[s]"))
 
 
 def test_choice_arguments_given_an_array():
