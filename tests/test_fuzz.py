@@ -986,6 +986,32 @@ def test_pose_instance_map_options(lab, data):
 METHODS = ("rag", "sweep", "geodesic")
 
 
+@fuzz(20, 300)
+@given(data=st.data())
+@counted
+def test_pose_instance_maps_batch(data):
+    """The batch call: images of different sizes, one keypoint array each (or a wrong count)."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
+    B = data.draw(st.integers(0, 3), label="B")
+    shapes = [(int(rng.integers(1, 24)), int(rng.integers(1, 24))) for _ in range(B)]
+    images = [rng.random(s + (3,)) for s in shapes]
+    kps = [data.draw(keypoint_arrays(*s, max_people=3, bad=False), label=f"keypoints {i}").array
+           for i, s in enumerate(shapes)]
+    method = data.draw(st.sampled_from(("sweep", "geodesic", "rag")), label="method")
+    drop = data.draw(st.booleans(), label="drop one keypoint array") and B > 0
+    if drop:
+        kps = kps[:-1]
+    kwargs = {"method": method}
+    if method == "rag":
+        kwargs["n_segments"] = 1
+    maps = outcome(p.pose_instance_maps, (images, kps), kwargs, ("keypoints_list", "images", "boxes"), not drop)
+    if maps is None:
+        return
+    assert len(maps) == B
+    for m, s, k in zip(maps, shapes, kps):
+        check_pose_map(m, s[0], s[1], k.shape[0])
+
+
 @st.composite
 def scores(draw, H: int, W: int):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -1028,6 +1054,8 @@ def test_segment_instances(data):
     elif kind == "ndim":
         pm = pm[..., 0] if n else np.zeros((H, W), np.float32)
         valid_map = False
+    elif kind == "negative":  # not a softmax: still a valid heat map (argmax of map x score)
+        pm = (pm - 0.5).astype(np.float32)
     score, valid_score, _ = data.draw(scores(H, W), label="person_score")
     threshold = data.draw(st.sampled_from([0.5, 0.5, 0.0, 1.0, -0.1, 2.0, float("nan")]), label="threshold")
     valid = valid_map and valid_score and 0 <= threshold <= 1
