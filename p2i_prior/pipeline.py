@@ -215,28 +215,10 @@ def _distance_chunks(
     if speed is not None and method != "geodesic":
         raise ValueError(f"speed: only used with method='geodesic', got a speed map with method={method!r}")
     if method == "rag":
-        from .edges import sobel
-        from .graph_distance import rag_distance
-        from .rag import build_rag
-        from .skeleton import seed_superpixels
-        from .superpixels import slic
-
-        if labels is None:
-            lab = slic(img, n_segments=n_segments, compactness=compactness)
-        else:
-            from ._util import check_labels
-
-            lab = check_labels(labels)
-            if lab.shape != (H, W):
-                raise ValueError(
-                    f"labels: expected shape {shape_str((H, W))} (the image's), got {shape_str(lab.shape)}"
-                )
-        if n == 0:
-            return
-        rag = build_rag(lab, sobel(img))
-        if length_weight > 0:
-            rag = rag.with_weights(rag.weights + length_weight * _hop_lengths(rag, lab))
-        d = rag_distance(rag, seed_superpixels(lab, kp), solver)
+        lab, d = _superpixel_distances(
+            img, kp, solver=solver, n_segments=n_segments, compactness=compactness,
+            length_weight=length_weight, labels=labels,
+        )
         for start in range(0, n, chunk):
             yield start, d[start:start + chunk][:, lab]
         return
@@ -262,6 +244,36 @@ def _distance_chunks(
         sl = slice(offsets[start], offsets[stop])
         seeds[inst, rows[sl], cols[sl]] = True
         yield start, np.asarray(sweep_distance(seeds, speed, device="cpu"), dtype=np.float32)
+
+
+def _superpixel_distances(
+    img: np.ndarray, kp: np.ndarray, *, solver: str, n_segments: int, compactness: float,
+    length_weight: float, labels: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """SLIC labels (H, W) and the (n, K) graph distance of every superpixel to every skeleton."""
+    from .edges import sobel
+    from .graph_distance import rag_distance
+    from .rag import build_rag
+    from .skeleton import seed_superpixels
+    from .superpixels import slic
+
+    check_choice(solver, "solver", ("sssp", "apsp"))
+    length_weight = check_positive_float(length_weight, "length_weight", allow_zero=True)
+    H, W = img.shape[:2]
+    if labels is None:
+        lab = slic(img, n_segments=n_segments, compactness=compactness, device="cpu")
+    else:
+        from ._util import check_labels
+
+        lab = check_labels(labels)
+        if lab.shape != (H, W):
+            raise ValueError(
+                f"labels: expected shape {shape_str((H, W))} (the image's), got {shape_str(lab.shape)}"
+            )
+    rag = build_rag(lab, sobel(img, device="cpu"), device="cpu")
+    if length_weight > 0:
+        rag = rag.with_weights(rag.weights + length_weight * _hop_lengths(rag, lab))
+    return lab, rag_distance(rag, seed_superpixels(lab, kp), solver, device="cpu")
 
 
 def _hop_lengths(rag, labels: np.ndarray) -> np.ndarray:
@@ -414,6 +426,16 @@ def pose_instance_map(
         temperature = DEFAULT_TEMPERATURE.get(method, 1.0)
     temperature = check_positive_float(temperature, "temperature")
     _check_map_memory(image, keypoints, max_bytes)
+    if method == "rag" and boxes is None and extent is None:
+        # no per-pixel gate: the softmax of a superpixel is its pixels' softmax, so compute it
+        # on the (n, K) graph distances and spread it through the labels
+        img, kp = _check_image_and_keypoints(image, keypoints)
+        lab, d = _superpixel_distances(
+            img, kp, solver=solver, n_segments=n_segments, compactness=compactness,
+            length_weight=length_weight, labels=labels,
+        )
+        p = softmax_instances(d[:, None, :], temperature)[0]  # (K, n)
+        return like(p[lab], image)
     dist = instance_distances(
         image, keypoints, method=method, solver=solver, n_segments=n_segments,
         compactness=compactness, speed=speed, edge_weight=edge_weight,
@@ -540,13 +562,9 @@ def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.
     check_finite(pm, "pose_map")
     score = _check_score(person_score, pm.shape[:2])
     threshold = _check_threshold(threshold)
-    H, W, n = pm.shape
-    if n == 0:
-        return like(np.zeros((H, W), np.int32), pose_map)
-    heat = pm * score[..., None]
-    labels = (np.argmax(heat, axis=-1) + 1).astype(np.int32)
-    labels[(score < threshold) | (pm.max(axis=-1) <= 0)] = 0
-    return like(labels, pose_map)
+    from .kernels.fusion import segment_labels
+
+    return like(segment_labels(pm, score, np.float32(threshold)), pose_map)
 
 
 def component_gate(keypoints: Any, person_score: Any, *, threshold: float = 0.5) -> np.ndarray:

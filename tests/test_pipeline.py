@@ -251,3 +251,22 @@ def test_segment_people_chunks_do_not_change_labels(scene, method):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match=r"segment_people: unexpected keyword 'segments'"):
         segment_people(scene.image, scene.keypoints, scene.score, segments=3)
+
+
+def test_segment_instances_matches_numpy_reference(rng):
+    pm = rng.random((23, 31, 4)).astype(np.float32)
+    pm[rng.random((23, 31)) < 0.1] = 0.0  # rows with nobody reachable
+    pm[3, 4] = (0.5, 0.5, 0.0, 0.0)  # a tie
+    score = rng.random((23, 31)).astype(np.float32)
+    heat = pm * score[..., None]
+    ref = (np.argmax(heat, axis=-1) + 1).astype(np.int32)
+    ref[(score < 0.3) | (pm.max(-1) <= 0)] = 0
+    np.testing.assert_array_equal(segment_instances(pm, score, threshold=0.3), ref)
+
+
+def test_rag_map_via_superpixels_equals_per_pixel_softmax(scene):
+    from p2i_prior.pipeline import DEFAULT_TEMPERATURE, softmax_instances
+
+    fast = pose_instance_map(scene.image, scene.keypoints, method="rag", n_segments=150)
+    d = instance_distances(scene.image, scene.keypoints, method="rag", n_segments=150)
+    np.testing.assert_array_equal(fast, softmax_instances(d, DEFAULT_TEMPERATURE["rag"]))
