@@ -114,11 +114,22 @@ def _lab_planes(arr: np.ndarray) -> np.ndarray:
     return lab_planes_float(arr, lo, scale)
 
 
+#: Largest ``compactness``: ``(compactness / S)^2 * (3 S)^2 = 9e36`` still fits float32.
+MAX_COMPACTNESS = 1e18
+
+
 def slic_params(H: int, W: int, n_segments, compactness, max_num_iter, enforce_connectivity,
                  min_size_factor, max_size_factor):
     """Validate SLIC's parameters for an H x W image (shared by the CPU and GPU paths)."""
     n_segments = check_positive_int(n_segments, "n_segments", minimum=1, maximum=H * W)
     compactness = check_positive_float(compactness, "compactness")
+    if compactness > MAX_COMPACTNESS:
+        # the spatial weight (compactness / S)^2 and its products with squared pixel
+        # distances (up to (3 S)^2) are float32 in the kernels: 1e300 overflowed Python's pow
+        raise ValueError(
+            f"compactness: expected a number <= {MAX_COMPACTNESS:g} (the spatial term is float32), "
+            f"got {compactness:g}"
+        )
     max_num_iter = check_positive_int(max_num_iter, "max_num_iter", minimum=0)
     if not isinstance(enforce_connectivity, (bool, np.bool_)):
         raise TypeError(
@@ -161,7 +172,7 @@ def slic(
         scikit-image's ``regular_grid``: step ``S = sqrt(H * W / n_segments)`` (rounded)
         along both axes, or the whole short side when it is shorter than ``S``.
     compactness : float
-        Weight of space against colour, > 0: the distance is
+        Weight of space against colour, > 0 and <= 1e18: the distance is
         ``sqrt(dlab^2 + (compactness / S)^2 * dxy^2)``.
     max_num_iter : int
         Number of assignment steps, >= 0 (0 and 1 both give the grid cells: the centres start

@@ -957,12 +957,14 @@ def test_pose_instance_map_options(lab, data):
             kwargs[option] = data.draw(st.sampled_from(("sssp", "apsp", "bfs", None)), label="solver value")
         if option == "n_segments":
             kwargs["n_segments"] = value = data.draw(st.sampled_from(ODD_NUMBERS + (1, 5, H * W)), label="n")
+        # known bugs outside this suite's owner's files: test_pipeline_weights_overflow (xfail)
+        assume(not (option in ("length_weight", "edge_weight") and value == 1e300))
         ok_number = (not isinstance(value, (bool, str)) and value is not None and np.isfinite(float(value)))
         ok = {
             "length_weight": ok_number and value >= 0,
             "edge_weight": ok_number and value >= 0,
             "temperature": value is None or (ok_number and value > 0),
-            "compactness": ok_number and value > 0,
+            "compactness": ok_number and 0 < value <= 1e18,
             "extent": value is None or (ok_number and value > 0),
             "n_segments": isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= H * W,
             "solver": kwargs.get("solver") in ("sssp", "apsp"),
@@ -1338,6 +1340,13 @@ def test_array_valued_arguments_give_one_line_messages():
         p.skeleton_mask(np.zeros((0, 17, 3)), np.zeros((30, 30), "datetime64[s]"))
 
 
+def test_compactness_beyond_float32_is_refused():
+    """slic(compactness=1e300) raised OverflowError from (compactness / S) ** 2."""
+    with pytest.raises(ValueError, match=r"^compactness: expected a number <= 1e\+18 \(the spatial term is float32\), got 1e\+300"):
+        p.slic(np.zeros((4, 4)), 2, compactness=1e300)
+    assert p.slic(np.random.default_rng(0).random((8, 8)), 4, compactness=1e18).max() == 3
+
+
 def test_choice_arguments_given_an_array():
     """check_choice compared an array with the choices elementwise: numpy's 'truth value of an
     empty array is ambiguous' instead of an error naming the argument."""
@@ -1417,3 +1426,22 @@ def test_pose_instance_map_ragged_list(which):
         p.pose_instance_map(args["image"], args["keypoints"], method="sweep")
     except (ValueError, TypeError) as exc:
         assert str(exc).startswith(f"{which}: "), str(exc)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "p2i_prior/pipeline.py: a huge length_weight (rag) or edge_weight (geodesic) overflows float32 "
+    "inside the pipeline and the error names an internal value ('weights: expected finite values' / "
+    "'speed: expected values in a range ...') instead of the argument the caller passed"))
+@pytest.mark.parametrize("option", ["length_weight", "edge_weight"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_pipeline_weights_overflow(option):
+    img = np.random.default_rng(0).random((1, 2, 3))
+    kp = np.zeros((1, 17, 3))
+    kp[0, 0] = (0.5, 0.5, 2)
+    kwargs = {"method": "rag", "labels": np.array([[0, 1]])} if option == "length_weight" else {"method": "geodesic"}
+    try:
+        m = p.pose_instance_map(img, kp, **kwargs, **{option: 1e300})
+    except ValueError as exc:
+        assert str(exc).startswith(f"{option}: "), str(exc)
+    else:  # a valid map is a fix too
+        check_pose_map(m, 1, 2, 1)
