@@ -5,6 +5,11 @@ Importing this module registers the ``model`` score source with
 network of the checkpoint (normally the segmentation-only model, the paper's
 "DeepLab-people") runs on the whole image and its foreground probability is the person score
 (:func:`p2i_net.evaluate.person_score`).
+
+Train such a model with semantic targets and wide context, e.g.
+``p2i train --model seg_only --target person --context 1.0 ...``: a model trained on instance
+targets (the centred person only) learns "the person in the middle of the crop", not
+"person pixels", and scores poorly as a full-image person map.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ class ModelScore:
     checkpoint : str
         A checkpoint written by ``p2i train``.
     max_side : int or None
-        Longer side of the network input (see :func:`p2i_net.evaluate.person_score`).
+        Longer side of the network input (see :func:`p2i_net.evaluate.person_score`); by
+        default 1.5 x the checkpoint's training crop size, which puts typical COCO persons
+        at about the scale they had in the training windows.
     device : str
         Torch device.
     threads : int or None
@@ -43,7 +50,7 @@ class ModelScore:
 
     name = "model"
 
-    def __init__(self, checkpoint: str, *, max_side: int | None = 513, device: str = "cpu",
+    def __init__(self, checkpoint: str, *, max_side: int | None = None, device: str = "cpu",
                  threads: int | None = 1) -> None:
         if checkpoint is None:
             raise ValueError("model: expected model:CHECKPOINT (a p2i train checkpoint), got 'model'")
@@ -69,13 +76,19 @@ class ModelScore:
                 import torch
 
                 torch.set_num_threads(int(self.threads))
-            self._net = load_model(self.checkpoint, device=self.device)
+            from .train import load_checkpoint
+
+            state = load_checkpoint(self.checkpoint)
+            if self.max_side is None:
+                self.max_side = max(16, round(1.5 * int(state["config"].get("crop_size", 321))))
+            self._net = load_model(state, device=self.device)
         return self._net
 
     def __call__(self, record: Any, image: Any) -> np.ndarray:
         from .evaluate import person_score
 
-        return person_score(self._load(), image, max_side=self.max_side)
+        net = self._load()
+        return person_score(net, image, max_side=self.max_side)
 
     def __repr__(self) -> str:
         return f"ModelScore({self.checkpoint!r})"
