@@ -88,7 +88,7 @@ def heatmap_keypoints(heatmaps: Any, window: Any, *, kp_threshold: float = 0.1) 
     return out
 
 
-def predict_instances(net, image: Any, boxes: Any, *, keypoints: Any = None, crop_size: int = 321,
+def predict_instances(net, image: Any, boxes: Any, *, crop_size: int = 321,
                       context: float = 0.15, batch_size: int = 16, kp_threshold: float = 0.1,
                       threshold: float = 0.5) -> dict[str, np.ndarray]:
     """Masks (and keypoints) of the persons at ``boxes`` in one image.
@@ -100,9 +100,6 @@ def predict_instances(net, image: Any, boxes: Any, *, keypoints: Any = None, cro
     image : (H, W, 3) uint8 array
     boxes : (n, 4) float array
         COCO ``(x, y, w, h)`` boxes, one per person.
-    keypoints : (n, 17, 3) float array, optional
-        Unused by the networks (they predict their own); accepted so a caller can pass a
-        record through.  Present only for symmetry with the geometric pipeline.
     crop_size : int
         Crop side (use the training crop size).
     context : float
