@@ -42,6 +42,8 @@ def register(subparsers) -> None:
         epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=d.out, help="output folder (default %(default)s)")
     p.add_argument("--model", default=d.model, choices=("seg_only", "multitask", "cascaded"))
+    p.add_argument("--backbone", default=d.backbone, choices=("vgg16", "resnet18"),
+                   help="trunk: DeepLab-LargeFOV VGG-16 or a dilated ResNet-18 (default %(default)s)")
     p.add_argument("--width", type=float, default=d.width,
                    help="channel multiplier; 1.0 = VGG-16 size (default %(default)s)")
     p.add_argument("--batch-norm", action="store_true", help="batch norm in the trunk")
@@ -113,7 +115,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     cfg = TrainConfig(
-        out=args.out, model=args.model, width=args.width, batch_norm=args.batch_norm,
+        out=args.out, model=args.model, backbone=args.backbone, width=args.width, batch_norm=args.batch_norm,
         dropout=args.dropout, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, power=args.power,
         kp_weight=args.kp_weight, crop_size=args.crop_size, context=args.context,

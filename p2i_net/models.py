@@ -21,7 +21,8 @@ Every output is a logit map upsampled (bilinearly) to the input size:
 
 Builders take keyword-only options and work without arguments (``width=1.0`` is the
 paper-size network, 20.5 M parameters for ``seg_only``); ``width`` scales every channel count,
-so CPU experiments and tests can use a tiny net (``width=0.0625``).
+so CPU experiments and tests can use a tiny net (``width=0.0625``).  ``backbone="resnet18"``
+swaps the trunk for a dilated ResNet-18 layout (also output stride 8; 11.2 M parameters).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from torch.nn import functional as F
 
 from p2i_prior._util import check_choice, check_positive_float, check_positive_int
 
-__all__ = ["Pose2SegNet", "DeepLabLargeFOV", "seg_only", "multitask", "cascaded", "build_model",
-           "MODEL_KINDS", "NUM_KEYPOINTS"]
+__all__ = ["Pose2SegNet", "DeepLabLargeFOV", "DilatedResNet", "seg_only", "multitask", "cascaded",
+           "build_model", "MODEL_KINDS", "BACKBONES", "NUM_KEYPOINTS"]
 
 NUM_KEYPOINTS = 17
 MODEL_KINDS = ("seg_only", "multitask", "cascaded")
@@ -112,6 +113,69 @@ class DeepLabLargeFOV(nn.Module):
         return self.fc(x)
 
 
+class _BasicBlock(nn.Module):
+    def __init__(self, c_in: int, c: int, stride: int, dilation: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c, 3, stride=stride, padding=dilation, dilation=dilation, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, padding=dilation, dilation=dilation, bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+        self.down = None
+        if stride != 1 or c_in != c:
+            self.down = nn.Sequential(nn.Conv2d(c_in, c, 1, stride=stride, bias=False), nn.BatchNorm2d(c))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.down is None else self.down(x)), inplace=True)
+
+
+class DilatedResNet(nn.Module):
+    """A ResNet-18-layout trunk, dilated to output stride 8 (DeepLab-v2 style).
+
+    Stem (7x7 stride-2 convolution, 3x3 stride-2 max-pool), then four stages of two basic
+    blocks with 64, 128, 256, 512 channels (times ``width``); stage 2 has stride 2, stages 3
+    and 4 keep stride 1 and use dilation 2 and 4 instead.  Batch norm throughout.  Stages are
+    exposed by name (``stem``, ``layer1`` ... ``layer4``).
+
+    Parameters
+    ----------
+    width : float
+        Channel multiplier.
+    in_channels : int
+        Input channels.
+
+    Examples
+    --------
+    >>> DilatedResNet(width=0.125)(torch.zeros(1, 3, 64, 64)).shape
+    torch.Size([1, 64, 8, 8])
+    """
+
+    def __init__(self, *, width: float = 1.0, in_channels: int = 3) -> None:
+        super().__init__()
+        c0 = _scaled(64, width)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c0, 7, stride=2, padding=3, bias=False),
+                                  nn.BatchNorm2d(c0), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, stride=2, padding=1))
+        c_in = c0
+        for i, (c, stride, dil) in enumerate(((64, 1, 1), (128, 2, 1), (256, 1, 2), (512, 1, 4)), start=1):
+            c = _scaled(c, width)
+            self.add_module(f"layer{i}", nn.Sequential(_BasicBlock(c_in, c, stride, dil),
+                                                       _BasicBlock(c, c, 1, dil)))
+            c_in = c
+        self.out_channels = c_in
+        self.output_stride = 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for i in range(1, 5):
+            x = getattr(self, f"layer{i}")(x)
+        return x
+
+
+BACKBONES = ("vgg16", "resnet18")
+
+
 class Pose2SegNet(nn.Module):
     """Backbone plus the heads of one of the three models (see the module docstring).
 
@@ -120,6 +184,9 @@ class Pose2SegNet(nn.Module):
     kind : {"seg_only", "multitask", "cascaded"}
         Which heads.
     width, batch_norm, dilation, dropout : see :class:`DeepLabLargeFOV`.
+    backbone : {"vgg16", "resnet18"}
+        The trunk: DeepLab-LargeFOV (default) or :class:`DilatedResNet` (which always has
+        batch norm and ignores ``batch_norm``, ``dilation`` and ``dropout``).
 
     Examples
     --------
@@ -129,17 +196,21 @@ class Pose2SegNet(nn.Module):
     """
 
     def __init__(self, kind: str = "cascaded", *, width: float = 1.0, batch_norm: bool = False,
-                 dilation: int = 12, dropout: float = 0.5) -> None:
+                 dilation: int = 12, dropout: float = 0.5, backbone: str = "vgg16") -> None:
         super().__init__()
         self.kind = check_choice(kind, "kind", MODEL_KINDS)
+        check_choice(backbone, "backbone", BACKBONES)
         width = check_positive_float(width, "width")
         dilation = check_positive_int(dilation, "dilation")
         if not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout: expected a number in [0, 1), got {dropout!r}")
         self.config = {"kind": kind, "width": width, "batch_norm": bool(batch_norm),
-                       "dilation": dilation, "dropout": float(dropout)}
-        self.backbone = DeepLabLargeFOV(width=width, batch_norm=batch_norm, dilation=dilation,
-                                        dropout=float(dropout))
+                       "dilation": dilation, "dropout": float(dropout), "backbone": backbone}
+        if backbone == "vgg16":
+            self.backbone: nn.Module = DeepLabLargeFOV(width=width, batch_norm=batch_norm,
+                                                       dilation=dilation, dropout=float(dropout))
+        else:
+            self.backbone = DilatedResNet(width=width)
         c = self.backbone.out_channels
         self.seg_head = nn.Conv2d(c, 2, 1)
         self.kp_head = nn.Conv2d(c, NUM_KEYPOINTS, 1) if kind != "seg_only" else None
@@ -203,7 +274,7 @@ def _build(kind: str, **kwargs: Any) -> Pose2SegNet:
 
 
 def seg_only(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12,
-             dropout: float = 0.5) -> Pose2SegNet:
+             dropout: float = 0.5, backbone: str = "vgg16") -> Pose2SegNet:
     """The segmentation-only model (DeepLab-LargeFOV with a 2-class head).
 
     Parameters
@@ -216,6 +287,8 @@ def seg_only(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12
         fc6 dilation (12: LargeFOV).
     dropout : float
         Dropout after fc6 and fc7.
+    backbone : {"vgg16", "resnet18"}
+        DeepLab-LargeFOV (VGG-16) or a dilated ResNet-18 layout (see :class:`Pose2SegNet`).
 
     Returns
     -------
@@ -228,11 +301,11 @@ def seg_only(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12
     torch.Size([1, 2, 32, 32])
     """
     return _build("seg_only", width=width, batch_norm=batch_norm, dilation=dilation,
-                  dropout=dropout)
+                  dropout=dropout, backbone=backbone)
 
 
 def multitask(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12,
-              dropout: float = 0.5) -> Pose2SegNet:
+              dropout: float = 0.5, backbone: str = "vgg16") -> Pose2SegNet:
     """Parallel segmentation and 17 keypoint heatmaps on the shared trunk.
 
     Parameters are those of :func:`seg_only`.
@@ -248,11 +321,11 @@ def multitask(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 1
     torch.Size([1, 17, 32, 32])
     """
     return _build("multitask", width=width, batch_norm=batch_norm, dilation=dilation,
-                  dropout=dropout)
+                  dropout=dropout, backbone=backbone)
 
 
 def cascaded(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12,
-             dropout: float = 0.5) -> Pose2SegNet:
+             dropout: float = 0.5, backbone: str = "vgg16") -> Pose2SegNet:
     """Pose2Seg: segmentation conditioned on the model's own keypoint heatmaps.
 
     Parameters are those of :func:`seg_only`.
@@ -269,7 +342,7 @@ def cascaded(*, width: float = 1.0, batch_norm: bool = False, dilation: int = 12
     torch.Size([1, 1, 32, 32])
     """
     return _build("cascaded", width=width, batch_norm=batch_norm, dilation=dilation,
-                  dropout=dropout)
+                  dropout=dropout, backbone=backbone)
 
 
 def build_model(kind: str, **kwargs: Any) -> Pose2SegNet:

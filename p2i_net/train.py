@@ -48,6 +48,8 @@ class TrainConfig:
     out : str
         Output folder (``checkpoint.pt``, ``log.jsonl``).
     model : {"seg_only", "multitask", "cascaded"}
+    backbone : {"vgg16", "resnet18"}
+        The trunk (see :mod:`p2i_net.models`).
     width : float
         Channel multiplier of the network (1.0: VGG-16 size).
     batch_norm : bool
@@ -99,6 +101,7 @@ class TrainConfig:
 
     out: str = "runs/p2i"
     model: str = "cascaded"
+    backbone: str = "vgg16"
     width: float = 1.0
     batch_norm: bool = False
     dropout: float = 0.5
@@ -129,6 +132,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Check every field; return ``self``.  Raises ValueError/TypeError naming the field."""
         check_choice(self.model, "model", ("seg_only", "multitask", "cascaded"))
+        check_choice(self.backbone, "backbone", ("vgg16", "resnet18"))
         check_positive_float(self.width, "width")
         check_positive_int(self.steps, "steps")
         check_positive_int(self.batch_size, "batch_size")
@@ -156,12 +160,12 @@ class TrainConfig:
 
     def model_config(self) -> dict:
         return {"kind": self.model, "width": float(self.width), "batch_norm": bool(self.batch_norm),
-                "dropout": float(self.dropout)}
+                "dropout": float(self.dropout), "backbone": self.backbone}
 
 
 # Fields that must agree between a checkpoint and a resumed run (the rest may change, e.g.
 # workers, progress, ckpt_every).
-_RESUME_FIXED = ("model", "width", "batch_norm", "dropout", "steps", "batch_size", "lr",
+_RESUME_FIXED = ("model", "backbone", "width", "batch_norm", "dropout", "steps", "batch_size", "lr",
                  "momentum", "weight_decay", "power", "kp_weight", "crop_size", "context",
                  "target", "synthetic",
                  "synthetic_size", "synthetic_people", "coco", "coco_split", "holdout", "seed")

@@ -40,9 +40,10 @@ def n_params(net):
     ("multitask", {"seg", "heatmaps"}),
     ("cascaded", {"seg", "heatmaps", "shape"}),
 ])
-def test_output_shapes(kind, keys):
+@pytest.mark.parametrize("backbone", M.BACKBONES)
+def test_output_shapes(kind, keys, backbone):
     torch.manual_seed(0)
-    net = M.build_model(kind, width=TINY).eval()
+    net = M.build_model(kind, width=TINY, backbone=backbone).eval()
     x = torch.randn(2, 3, 41, 57)  # not multiples of 8: outputs still match the input
     out = net(x)
     assert set(out) == keys
@@ -68,10 +69,11 @@ def test_builders_without_arguments_are_vgg16_size():
     assert n_params(casc) - n_params(multi) == 18
 
 
-@pytest.mark.parametrize("width, bn", [(TINY, False), (0.25, True)])
-def test_cascaded_has_exactly_18_more_parameters(width, bn):
-    multi = M.multitask(width=width, batch_norm=bn)
-    casc = M.cascaded(width=width, batch_norm=bn)
+@pytest.mark.parametrize("width, bn, backbone", [(TINY, False, "vgg16"), (0.25, True, "vgg16"),
+                                                 (TINY, True, "resnet18")])
+def test_cascaded_has_exactly_18_more_parameters(width, bn, backbone):
+    multi = M.multitask(width=width, batch_norm=bn, backbone=backbone)
+    casc = M.cascaded(width=width, batch_norm=bn, backbone=backbone)
     assert n_params(casc) - n_params(multi) == 18
     extra = {k: v.numel() for k, v in casc.named_parameters()}
     assert extra["shape_head.weight"] == 17 and extra["shape_head.bias"] == 1
@@ -99,6 +101,8 @@ def test_model_bad_arguments():
         M.seg_only(width=-1.0)
     with pytest.raises(ValueError, match=r"dropout: expected a number in \[0, 1\), got 1.5"):
         M.seg_only(width=TINY, dropout=1.5)
+    with pytest.raises(ValueError, match=r"backbone: expected one of 'vgg16', 'resnet18', got 'vit'"):
+        M.seg_only(backbone="vit")
     with pytest.raises(TypeError, match=r"seg_only\(\) takes 0 positional arguments"):
         M.seg_only(0.5)
     with pytest.raises(ValueError, match=r"x: expected \(B, 3, H, W\), got \(3, 32, 32\)"):

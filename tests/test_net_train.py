@@ -121,6 +121,14 @@ def test_poly_learning_rate_and_log(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
+def test_resnet_backbone_trains_and_reloads(tmp_path):
+    T.train(tiny_config(tmp_path, steps=2, backbone="resnet18", crop_size=32))
+    net = T.load_model(str(tmp_path / "checkpoint.pt"))
+    assert net.config["backbone"] == "resnet18" and type(net.backbone).__name__ == "DilatedResNet"
+    with pytest.raises(ValueError, match=r"resume: .* backbone='resnet18' \(now 'vgg16'\)"):
+        T.train(tiny_config(tmp_path, steps=3, crop_size=32), resume=True)
+
+
 def test_seeded_runs_are_identical(tmp_path):
     T.train(tiny_config(tmp_path / "a", steps=3, batch_norm=True))
     T.train(tiny_config(tmp_path / "b", steps=3, batch_norm=True))
