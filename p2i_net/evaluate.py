@@ -314,6 +314,7 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
                 labelled += n_lab
                 for k in range(rec.n):
                     kp_results.append({"image_id": rec.id, "category_id": persons.category_id,
+                                       "ann_id": int(rec.ann_ids[k]),
                                        "keypoints": [float(v) for v in out["keypoints"][k].ravel()],
                                        "score": float(out["keypoint_scores"][k].mean())})
         seconds = time.perf_counter() - t0

@@ -318,6 +318,7 @@ def evaluate_methods(
     extent: float | None = None,
     options: dict | None = None,
     rank: str = "score",
+    keypoints: str | os.PathLike | None = None,
     workers: int = 1,
     limit: int | None = None,
     image_ids: Sequence[int] | None = None,
@@ -354,6 +355,12 @@ def evaluate_methods(
         from its skeleton.
     rank : {"score", "keypoints"}
         Ranking score of each predicted mask (module docstring), the same for every method.
+    keypoints : str or path, optional
+        Predicted keypoints to use instead of the oracle ones (the realistic pipeline): a COCO
+        keypoint-results json, e.g. ``NAME_keypoints.json`` from ``p2i eval-net --results-dir``.
+        Entries are matched to the eligible persons by ``ann_id`` when they carry one, else in
+        order within each image.  A person without a prediction has no keypoints (its keypoint
+        methods predict nothing); the count is in the report.  Boxes stay the oracle ones.
     workers : int
         Worker processes over images (1: in this process).
     limit : int, optional
@@ -414,6 +421,9 @@ def evaluate_methods(
         records = records[:limit]
     if not records:
         raise ValueError("annotations: expected at least one image with eligible persons, got none")
+    unmatched = 0
+    if keypoints is not None:
+        records, unmatched = _with_predicted_keypoints(records, keypoints)
 
     source = make_score_source(score, model_path=selfie_model)
     cfg = dict(
@@ -468,6 +478,7 @@ def evaluate_methods(
         skipped_missing_score=sum(o["skipped"] == "missing_score" for o in skipped),
         skipped_missing_image_at_eval=sum(o["skipped"] == "missing_image" for o in skipped),
         skipped=[{"image_id": o["image_id"], "why": o["skipped"], "reason": o["reason"]} for o in skipped],
+        persons_without_predicted_keypoints=unmatched,
     )
     report = {
         "config": {
@@ -476,6 +487,7 @@ def evaluate_methods(
             "score": score,
             "selfie_model": None if selfie_model is None else os.fspath(selfie_model),
             "prediction_score": RANKS[cfg["rank"]],
+            "keypoints": "oracle (ground truth)" if keypoints is None else os.fspath(keypoints),
             **{k: v for k, v in cfg.items() if k != "category_id"},
             "workers": workers,
             "limit": limit,
@@ -516,6 +528,56 @@ def evaluate_methods(
         with open(p, "w") as f:
             json.dump(report, f, indent=1, default=_json_default)
     return report
+
+
+def _with_predicted_keypoints(records: list, path: str | os.PathLike) -> tuple[list, int]:
+    """The records with their keypoints replaced by the predictions in ``path``."""
+    import dataclasses
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"keypoints: file not found: {path}")
+    try:
+        with open(path) as f:
+            entries = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"keypoints: expected a COCO keypoint-results json, could not parse {path}: {exc}") from None
+    if not isinstance(entries, list):
+        raise ValueError(f"keypoints: expected a list of COCO keypoint results, got {type(entries).__name__}")
+    by_ann: dict[int, np.ndarray] = {}
+    by_image: dict[int, list] = {}
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or "image_id" not in e or "keypoints" not in e:
+            raise ValueError(f"keypoints: entry {i} needs 'image_id' and 'keypoints', got {str(e)[:80]}")
+        kp = np.asarray(e["keypoints"], dtype=np.float64)
+        if kp.size != 51:
+            raise ValueError(f"keypoints: entry {i} has {kp.size} values, expected 51 (17 x (x, y, v))")
+        kp = kp.reshape(17, 3)
+        if "ann_id" in e:
+            by_ann[int(e["ann_id"])] = kp
+        by_image.setdefault(int(e["image_id"]), []).append(kp)
+    out, unmatched = [], 0
+    for rec in records:
+        pred = np.zeros_like(rec.keypoints)
+        if by_ann:
+            for k, ann in enumerate(rec.ann_ids):
+                if int(ann) in by_ann:
+                    pred[k] = by_ann[int(ann)]
+                else:
+                    unmatched += 1
+        else:
+            got = by_image.get(rec.id, [])
+            if got and len(got) != rec.n:
+                raise ValueError(
+                    f"keypoints: image {rec.id} has {len(got)} predictions for {rec.n} eligible persons; "
+                    "give each entry an 'ann_id' to match them"
+                )
+            if got:
+                pred[:] = np.stack(got)
+            else:
+                unmatched += rec.n
+        out.append(dataclasses.replace(rec, keypoints=pred))
+    return out, unmatched
 
 
 def _json_default(obj: Any) -> Any:
@@ -654,6 +716,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         compactness=args.compactness,
         components=args.components == "on",
         rank=args.rank,
+        keypoints=args.keypoints,
         extent=args.extent,
         options=dict(args.option or []),
         workers=args.workers,
@@ -697,6 +760,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rank", default="score", choices=tuple(RANKS),
                    help="ranking score of a mask: score (mean person score inside, default) or "
                         "keypoints (that times the labelled fraction of the 17 keypoints)")
+    p.add_argument("--keypoints", default=None, metavar="RESULTS.json",
+                   help="predicted keypoints (COCO keypoint results, e.g. from p2i eval-net "
+                        "--results-dir) instead of the oracle ones")
     p.add_argument("--extent", type=float, default=None,
                    help="stop each keypoint instance at EXTENT x its skeleton scale (default: no gate)")
     p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",

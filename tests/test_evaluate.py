@@ -295,3 +295,30 @@ def test_rank_by_keypoints(persons):
     assert report["config"]["prediction_score"].endswith("(labelled keypoints + 1) / 18")
     with pytest.raises(ValueError, match="rank: expected one of 'score', 'keypoints', got 'area'"):
         evaluate_methods(persons, methods=["box"], rank="area", progress=False, figures=0)
+
+
+def test_predicted_keypoints_replace_the_oracle(tmp_path, persons):
+    from p2i_prior.evaluate import evaluate_methods
+
+    # predictions = the ground truth keypoints (by ann_id), one person left without
+    entries = []
+    for rec in persons.images:
+        for k in range(rec.n):
+            entries.append({"image_id": rec.id, "ann_id": int(rec.ann_ids[k]), "category_id": 1,
+                            "keypoints": rec.keypoints[k].ravel().tolist(), "score": 1.0})
+    dropped = entries.pop()
+    path = tmp_path / "kp.json"
+    path.write_text(json.dumps(entries))
+    oracle = evaluate_methods(persons, methods=["sweep"], progress=False, figures=0)
+    pred = evaluate_methods(persons, methods=["sweep"], keypoints=path, progress=False, figures=0)
+    assert pred["counts"]["persons_without_predicted_keypoints"] == 1
+    assert pred["methods"]["sweep"]["ap"] <= oracle["methods"]["sweep"]["ap"]
+    entries.append(dropped)
+    path.write_text(json.dumps(entries))
+    full = evaluate_methods(persons, methods=["sweep"], keypoints=path, progress=False, figures=0)
+    assert full["methods"]["sweep"]["ap"] == oracle["methods"]["sweep"]["ap"]
+    path.write_text(json.dumps([{"image_id": 1, "keypoints": [0] * 50}]))
+    with pytest.raises(ValueError, match="keypoints: entry 0 has 50 values, expected 51"):
+        evaluate_methods(persons, methods=["sweep"], keypoints=path, progress=False, figures=0)
+    with pytest.raises(FileNotFoundError, match="keypoints: file not found"):
+        evaluate_methods(persons, methods=["sweep"], keypoints=tmp_path / "none.json", progress=False, figures=0)
