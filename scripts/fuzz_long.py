@@ -6,9 +6,10 @@ up to 200 px a side for the primitives, 96 for the whole pipeline), prints per p
 examples run and the failing examples, the falsifying example of any failure, and exits 1 if
 any property failed (0 otherwise).
 
-    python scripts/fuzz_long.py                  # about 13,000 examples
-    python scripts/fuzz_long.py --scale 0.1      # a quick look (about 1,300)
+    python scripts/fuzz_long.py                  # about 18,700 examples, 2-5 min on 2 cores
+    python scripts/fuzz_long.py --scale 0.1      # a quick look (about 1,900)
     python scripts/fuzz_long.py --only sobel,slic --seed 7
+    python scripts/fuzz_long.py --max-side 400 --pipe-side 200   # larger images
 
 ``examples`` counts every call of the property's body, shrinking included; ``failing`` counts
 the calls that failed (after a failure Hypothesis shrinks, so one bug usually fails several
