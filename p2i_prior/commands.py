@@ -248,8 +248,11 @@ def _load_image(path: str) -> np.ndarray:
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"image: no such file: {path}")
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError as exc:  # PIL.UnidentifiedImageError, truncated files
+        raise ValueError(f"image: cannot read {path} as an image ({exc})") from None
 
 
 def _keypoints_for_image(path: str, image_path: str, image_id: int | None) -> tuple[np.ndarray, int | None]:
@@ -296,12 +299,18 @@ def _load_score(path: str | None, shape: tuple[int, int]) -> np.ndarray:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--score: no such file: {path}")
     if path.endswith(".npy"):
-        s = np.load(path).astype(np.float32)
+        try:
+            s = np.load(path).astype(np.float32)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--score: cannot read {path} as a .npy float array ({exc})") from None
     else:
         from PIL import Image
 
-        with Image.open(path) as im:
-            s = np.asarray(im.convert("L"), np.float32) / 255.0
+        try:
+            with Image.open(path) as im:
+                s = np.asarray(im.convert("L"), np.float32) / 255.0
+        except OSError as exc:
+            raise ValueError(f"--score: cannot read {path} as an image ({exc})") from None
     if s.shape != shape:
         raise ValueError(f"--score: expected an (H, W) = {shape} map (the image's size), got {s.shape}")
     return s

@@ -75,6 +75,8 @@ def _check_image_and_keypoints(image: Any, keypoints: Any) -> tuple[np.ndarray, 
 
 def _check_boxes(boxes: Any, n: int | None, name: str = "boxes") -> np.ndarray:
     b = to_numpy(boxes, name, dtype=np.float64)
+    if b.size == 0 and n in (0, None):
+        b = b.reshape(0, 4)
     if b.ndim != 2 or b.shape[1] != 4 or (n is not None and b.shape[0] != n):
         per = "" if n is None else f" with n = {n} (one per instance)"
         raise ValueError(
@@ -156,7 +158,7 @@ def instance_distances(
     *,
     method: str = "rag",
     solver: str = "sssp",
-    n_segments: int = 1000,
+    n_segments: int | None = None,
     compactness: float = 10.0,
     speed: Any = None,
     edge_weight: float = 10.0,
@@ -208,8 +210,8 @@ def _distance_chunks(
     """
     check_choice(method, "method", METHODS)
     check_choice(solver, "solver", ("sssp", "apsp"))
-    length_weight = check_positive_float(length_weight, "length_weight", allow_zero=True)
-    edge_weight = check_positive_float(edge_weight, "edge_weight", allow_zero=True)
+    length_weight = _check_weight(length_weight, "length_weight")
+    edge_weight = _check_weight(edge_weight, "edge_weight")
     H, W = img.shape[:2]
     n = kp.shape[0]
     if speed is not None and method != "geodesic":
@@ -246,6 +248,22 @@ def _distance_chunks(
         yield start, np.asarray(sweep_distance(seeds, speed, device="cpu"), dtype=np.float32)
 
 
+#: Largest accepted ``edge_weight`` / ``length_weight``: beyond it float32 distances overflow.
+MAX_WEIGHT = 1e30
+
+
+def _check_weight(value: Any, name: str) -> float:
+    value = check_positive_float(value, name, allow_zero=True)
+    if value > MAX_WEIGHT:
+        raise ValueError(f"{name}: expected a number <= {MAX_WEIGHT:g}, got {value:g}")
+    return value
+
+
+def _n_segments(n_segments: Any, H: int, W: int) -> Any:
+    """``None`` (the default) means 1000 superpixels, or one per pixel on smaller images."""
+    return min(1000, H * W) if n_segments is None else n_segments
+
+
 def _superpixel_distances(
     img: np.ndarray, kp: np.ndarray, *, solver: str, n_segments: int, compactness: float,
     length_weight: float, labels: Any,
@@ -258,10 +276,10 @@ def _superpixel_distances(
     from .superpixels import slic
 
     check_choice(solver, "solver", ("sssp", "apsp"))
-    length_weight = check_positive_float(length_weight, "length_weight", allow_zero=True)
+    length_weight = _check_weight(length_weight, "length_weight")
     H, W = img.shape[:2]
     if labels is None:
-        lab = slic(img, n_segments=n_segments, compactness=compactness, device="cpu")
+        lab = slic(img, n_segments=_n_segments(n_segments, H, W), compactness=compactness, device="cpu")
     else:
         from ._util import check_labels
 
@@ -346,7 +364,7 @@ def pose_instance_map(
     *,
     method: str = "rag",
     solver: str = "sssp",
-    n_segments: int = 1000,
+    n_segments: int | None = None,
     compactness: float = 10.0,
     temperature: float | None = None,
     speed: Any = None,
@@ -370,8 +388,9 @@ def pose_instance_map(
         How distances are measured (module docstring).
     solver : {"sssp", "apsp"}
         Graph solver for ``method="rag"``; the results are identical.
-    n_segments, compactness : int, float
-        SLIC parameters for ``method="rag"``.
+    n_segments, compactness : int or None, float
+        SLIC parameters for ``method="rag"``; ``n_segments=None`` means 1000, or the number of
+        pixels of a smaller image.
     temperature : float > 0, optional
         Softmax temperature in the method's distance units; default ``DEFAULT_TEMPERATURE``.
     speed : (H, W) float array, optional
@@ -418,18 +437,19 @@ def pose_instance_map(
 
     if _gpu.use_gpu(device, image) and _gpu_capable(length_weight, extent, speed):
         return _gpu.pose_instance_maps(
-            [image], [keypoints], method=method, solver=solver, n_segments=n_segments,
+            [image], [keypoints], method=method, solver=solver,
+            n_segments=_n_segments(n_segments, *image.shape[:2]),
             compactness=compactness, temperature=temperature, edge_weight=edge_weight,
             labels=None if labels is None else [labels], boxes=None if boxes is None else [boxes],
         )[0]
     if temperature is None:
         temperature = DEFAULT_TEMPERATURE.get(method, 1.0)
     temperature = check_positive_float(temperature, "temperature")
-    _check_map_memory(image, keypoints, max_bytes)
+    img, kp = _check_image_and_keypoints(image, keypoints)
+    _check_map_memory(img, kp, max_bytes)
     if method == "rag" and boxes is None and extent is None:
         # no per-pixel gate: the softmax of a superpixel is its pixels' softmax, so compute it
         # on the (n, K) graph distances and spread it through the labels
-        img, kp = _check_image_and_keypoints(image, keypoints)
         lab, d = _superpixel_distances(
             img, kp, solver=solver, n_segments=n_segments, compactness=compactness,
             length_weight=length_weight, labels=labels,
@@ -446,11 +466,10 @@ def pose_instance_map(
     return like(softmax_instances(dist, temperature, gate), image)
 
 
-def _check_map_memory(image: Any, keypoints: Any, max_bytes: Any) -> None:
+def _check_map_memory(img: np.ndarray, kp: np.ndarray, max_bytes: Any) -> None:
     limit = MAP_MAX_BYTES if max_bytes is None else check_positive_int(max_bytes, "max_bytes")
-    shape = tuple(getattr(image, "shape", np.shape(image)))
-    n = int(getattr(keypoints, "shape", np.shape(keypoints))[0]) if np.ndim(keypoints) else 0
-    if len(shape) >= 2:
+    shape, n = img.shape, kp.shape[0]
+    if True:
         need = 8 * int(shape[0]) * int(shape[1]) * n
         if need > limit:
             raise ValueError(
@@ -683,7 +702,7 @@ def _distance_defaults(options: dict) -> dict:
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise TypeError(f"segment_people: unexpected keyword {unknown[0]!r} (distance options: {', '.join(known)})")
-    defaults = dict(solver="sssp", n_segments=1000, compactness=10.0, speed=None,
+    defaults = dict(solver="sssp", n_segments=None, compactness=10.0, speed=None,
                     edge_weight=10.0, length_weight=0.0, labels=None)
     defaults.update(options)
     return defaults

@@ -788,8 +788,6 @@ def test_junk_arguments(data):
     i = data.draw(st.integers(0, len(args) - 1), label="argument")
     args = list(args)
     args[i] = data.draw(st.sampled_from(JUNK), label="junk")
-    # known bug outside this suite's owner's files: test_pose_instance_map_ragged_list (xfail)
-    assume(not (name == "pose_instance_map" and isinstance(args[i], list) and args[i] == [[1, 2], [3]]))
     out = outcome(fn, tuple(args), {}, names + ("shape", "n"), False)
     if out is not None and isinstance(out, np.ndarray):
         assert not (out.dtype.kind == "f" and np.isnan(out).any())
@@ -962,16 +960,15 @@ def test_pose_instance_map_options(lab, data):
             kwargs[option] = data.draw(st.sampled_from(("sssp", "apsp", "bfs", None)), label="solver value")
         if option == "n_segments":
             kwargs["n_segments"] = value = data.draw(st.sampled_from(ODD_NUMBERS + (1, 5, H * W)), label="n")
-        # known bugs outside this suite's owner's files: test_pipeline_weights_overflow (xfail)
-        assume(not (option in ("length_weight", "edge_weight") and value == 1e300))
         ok_number = (not isinstance(value, (bool, str)) and value is not None and np.isfinite(float(value)))
         ok = {
-            "length_weight": ok_number and value >= 0,
-            "edge_weight": ok_number and value >= 0,
+            "length_weight": ok_number and 0 <= value <= 1e30,
+            "edge_weight": ok_number and 0 <= value <= 1e30,
             "temperature": value is None or (ok_number and value > 0),
             "compactness": ok_number and 0 < value <= 1e18,
             "extent": value is None or (ok_number and value > 0),
-            "n_segments": isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 1 <= value <= H * W,
+            "n_segments": value is None or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                                            and 1 <= value <= H * W),
             "solver": kwargs.get("solver") in ("sssp", "apsp"),
         }[option]
         # options of the other methods are ignored (not validated) by design
@@ -1192,8 +1189,7 @@ def test_cli_segment(img, data, tmp_path_factory):
     arr = np.asarray(img.array)
     arr = (arr * 255 if arr.dtype.kind in "fb" else arr // (257 if arr.dtype == np.uint16 else 1)).clip(0, 255).astype(np.uint8)
     image_path = tmp / "im.png"
-    # ("garbage": a file PIL cannot read is test_cli_unreadable_image, xfail until fixed)
-    image_kind = data.draw(st.sampled_from(("png", "png", "png", "missing")), label="image file")
+    image_kind = data.draw(st.sampled_from(("png", "png", "png", "missing", "garbage")), label="image file")
     if image_kind == "png":
         PILImage.fromarray(arr).save(image_path)
     elif image_kind == "garbage":
@@ -1399,13 +1395,10 @@ def test_apsp_memory_limit(monkeypatch):
 
 
 # ----------------------------------------------------------------------------------------------
-# Known bugs outside this file's owner's modules (strict xfail: they turn red once fixed)
+# Bugs the fuzz found outside this file's owner's modules, fixed since: regression tests
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "p2i_prior/commands.py _load_image lets PIL.UnidentifiedImageError (an OSError) escape main(): "
-    "a traceback instead of exit 2 with 'p2i segment: error: image: ...'"))
 def test_cli_unreadable_image(tmp_path, capsys):
     from p2i_prior.cli import main
 
@@ -1417,10 +1410,6 @@ def test_cli_unreadable_image(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("p2i segment: error: image: ")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "p2i_prior/pipeline.py _check_map_memory calls np.shape() on the raw image/keypoints before "
-    "they are validated: a ragged list raises numpy's 'setting an array element with a sequence' "
-    "instead of 'image: expected a numeric array ...'"))
 @pytest.mark.parametrize("which", ["image", "keypoints"])
 def test_pose_instance_map_ragged_list(which):
     kp = np.zeros((1, 17, 3))
@@ -1433,10 +1422,6 @@ def test_pose_instance_map_ragged_list(which):
         assert str(exc).startswith(f"{which}: "), str(exc)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "p2i_prior/pipeline.py: a huge length_weight (rag) or edge_weight (geodesic) overflows float32 "
-    "inside the pipeline and the error names an internal value ('weights: expected finite values' / "
-    "'speed: expected values in a range ...') instead of the argument the caller passed"))
 @pytest.mark.parametrize("option", ["length_weight", "edge_weight"])
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_pipeline_weights_overflow(option):
