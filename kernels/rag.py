@@ -129,3 +129,79 @@ def reduce_to_csr(keys, values, n_labels):
             weights[s:e] = weights[s:e][o]
             counts[s:e] = counts[s:e][o]
     return indptr, indices, weights, counts
+
+
+@njit(cache=True)
+def hashed_csr(labels, edge, n_labels, slots):
+    """The same graph as ``boundary_entries`` + ``reduce_to_csr``, without the sort.
+
+    Every pair ``(a, b)``, ``a < b``, is accumulated in row ``a`` of a per-node open-addressing
+    table of ``slots`` entries (a power of two), in row-major pixel order, so sums and counts are
+    bit-identical to the sorted path.  Returns ``ok = False`` (and empty arrays) when a node has
+    more than ``slots`` larger neighbours; the caller then takes the sorted path.
+    """
+    H, W = labels.shape
+    mask = slots - 1
+    keys = np.full((n_labels, slots), -1, np.int64)
+    sums = np.zeros((n_labels, slots), np.float64)
+    cnts = np.zeros((n_labels, slots), np.int64)
+    buf = np.empty(4, labels.dtype)
+    for r in range(H):
+        for c in range(W):
+            m = _distinct_neighbours(labels, r, c, H, W, buf)
+            a0 = labels[r, c]
+            for t in range(m):
+                b0 = buf[t]
+                a = min(a0, b0)
+                b = max(a0, b0)
+                h = (b * 0x9E3779B1) & mask
+                found = False
+                for _ in range(slots):  # a full row holds no -1: probe at most `slots` times
+                    k = keys[a, h]
+                    if k == b:
+                        found = True
+                        break
+                    if k == -1:
+                        keys[a, h] = b
+                        found = True
+                        break
+                    h = (h + 1) & mask
+                if not found:
+                    e64 = np.zeros(0, np.int64)
+                    return False, e64, np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32)
+                sums[a, h] += edge[r, c]
+                cnts[a, h] += 1
+    degree = np.zeros(n_labels + 1, np.int64)
+    for a in range(n_labels):
+        for h in range(slots):
+            b = keys[a, h]
+            if b >= 0:
+                degree[a + 1] += 1
+                degree[b + 1] += 1
+    indptr = np.cumsum(degree)
+    pos = indptr[:-1].copy()
+    total = indptr[n_labels]
+    indices = np.empty(total, np.int32)
+    weights = np.empty(total, np.float32)
+    counts = np.empty(total, np.int32)
+    for a in range(n_labels):
+        for h in range(slots):
+            b = keys[a, h]
+            if b >= 0:
+                w = np.float32(sums[a, h] / cnts[a, h])
+                indices[pos[a]] = b
+                weights[pos[a]] = w
+                counts[pos[a]] = cnts[a, h]
+                pos[a] += 1
+                indices[pos[b]] = a
+                weights[pos[b]] = w
+                counts[pos[b]] = cnts[a, h]
+                pos[b] += 1
+    for v in range(n_labels):
+        s, e = indptr[v], indptr[v + 1]
+        if e - s > 1:
+            o = np.argsort(indices[s:e])
+            indices[s:e] = indices[s:e][o]
+            weights[s:e] = weights[s:e][o]
+            counts[s:e] = counts[s:e][o]
+    return True, indptr, indices, weights, counts

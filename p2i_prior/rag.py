@@ -116,7 +116,7 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
 
     if _gpu.use_gpu(device, labels, edge_map):
         return _gpu.build_rag(labels, edge_map)
-    from .kernels.rag import boundary_entries, reduce_to_csr
+    from .kernels.rag import boundary_entries, hashed_csr, reduce_to_csr
 
     lab = check_labels(labels)
     edge = to_numpy(edge_map, "edge_map")
@@ -140,6 +140,16 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
         raise ValueError(
             f"labels: expected values < 2**31 - 1 (node ids are int32), got maximum {n_labels - 1}"
         )
-    keys, values = boundary_entries(lab, edge, n_labels)
-    indptr, indices, weights, counts = reduce_to_csr(keys, values, n_labels)
+    ok = False
+    if n_labels <= _HASHED_MAX_NODES:  # superpixel graphs: few neighbours per node, no sort
+        ok, indptr, indices, weights, counts = hashed_csr(lab, edge, n_labels, _HASHED_SLOTS)
+    if not ok:  # many neighbours somewhere, or a huge label range: sort the boundary entries
+        keys, values = boundary_entries(lab, edge, n_labels)
+        indptr, indices, weights, counts = reduce_to_csr(keys, values, n_labels)
     return RAG(indptr, indices, weights, n_labels, counts)
+
+
+#: The hashed construction keeps a (K, _HASHED_SLOTS) table: up to 32 larger neighbours per
+#: node, for graphs of up to 2**18 nodes (64 MB of tables at most).
+_HASHED_SLOTS = 32
+_HASHED_MAX_NODES = 1 << 18

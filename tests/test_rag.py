@@ -122,3 +122,35 @@ def test_with_weights():
 def test_build_rag_bad_input(labels, edge, exc, msg):
     with pytest.raises(exc, match=msg):
         build_rag(labels, edge)
+
+
+def test_hashed_and_sorted_constructions_are_identical(rng):
+    from p2i_prior.kernels.rag import boundary_entries, hashed_csr, reduce_to_csr
+
+    from skimage.segmentation import slic as sk_slic
+
+    img = rng.random((60, 80, 3))
+    for labels in (sk_slic(img, n_segments=150, start_label=0),
+                   rng.integers(0, 400, (30, 40)),  # noise: many neighbours per node
+                   np.kron(rng.integers(0, 9, (6, 8)), np.ones((5, 5), int))):
+        labels = labels.astype(np.int64)
+        edge = rng.random(labels.shape)
+        K = int(labels.max()) + 1
+        ref = reduce_to_csr(*boundary_entries(labels, edge, K), K)
+        for slots in (4, 32):
+            ok, *got = hashed_csr(labels, edge, K, slots)
+            if ok:
+                for a, b in zip(got, ref):
+                    np.testing.assert_array_equal(a, b)
+        # the public function agrees whichever path it takes
+        g = build_rag(labels, edge)
+        np.testing.assert_array_equal(g.weights, ref[2])
+    # a node with more neighbours than slots falls back
+    star = np.arange(1, 41).reshape(1, 40).repeat(3, axis=0)
+    star[1, 1:-1] = 0
+    edge = rng.random(star.shape)
+    ok, *_ = hashed_csr(star.astype(np.int64), edge, 41, 4)
+    assert not ok
+    ref = naive_rag(star, edge)
+    got = as_dict(build_rag(star, edge))
+    assert set(got) == set(ref) and all(got[k] == pytest.approx(v[0], rel=1e-6) for k, v in ref.items())
