@@ -1348,6 +1348,26 @@ def pose_instance_maps(
     stream = stream_of(ref)
     counts = [check_keypoints(kp, f"keypoints_list[{b}]").shape[0] for b, kp in enumerate(keypoints_list)]
     n_max = max(counts) if counts else 0
+    per_image = _bytes_per_image(H, W, n_max, method)
+    fit = max(1, int(0.8 * _free_device_bytes() // per_image))
+    if B > fit:  # batch within the device's free memory instead of failing out of memory
+        maps, labs_out = [], []
+        for b0 in range(0, B, fit):
+            b1 = min(B, b0 + fit)
+            res = pose_instance_maps(
+                imgs[b0:b1], list(keypoints_list[b0:b1]), method=method, solver=solver,
+                n_segments=n_segments, compactness=compactness, temperature=temperature,
+                edge_weight=edge_weight, labels=None if labels is None else labels[b0:b1],
+                boxes=None if boxes is None else list(boxes[b0:b1]),
+                person_scores=None if person_scores is None else person_scores[b0:b1],
+                threshold=threshold,
+            )
+            got_maps, got_labs = res if person_scores is not None else (res, [])
+            maps += list(got_maps)
+            labs_out += list(got_labs)
+        if kind_of(ref) != "numba":  # the chunks came back in the device kind of the slices
+            maps = [to_kind(m_, ref) if kind_of(m_) == "numba" else m_ for m_ in maps]
+        return (maps, labs_out) if person_scores is not None else maps
     inst, image, rows, cols = _skeleton_lists(keypoints_list, H, W, max(n_max, 1))
     m = rows.size
     to_dev = lambda a: cuda.to_device(a, stream=stream)
@@ -1436,6 +1456,26 @@ def pose_instance_maps(
     if person_scores is None:
         return maps
     return maps, labs_out
+
+
+def _bytes_per_image(H: int, W: int, n: int, method: str) -> int:
+    """Device memory one image of a batch needs (an upper estimate, bytes).
+
+    Image, Lab planes, labels, Sobel, RAG buffers (about 40 bytes a pixel), the (n, H, W) map
+    and, for the sweeping methods, the (n, H, W) distances and speed planes.
+    """
+    per_pixel = 64 + 4 * n + (12 * n if method in ("sweep", "geodesic") else 0)
+    return max(1, H * W * per_pixel)
+
+
+def _free_device_bytes() -> int:
+    """Free memory of the current CUDA device (a large number under the simulator)."""
+    from numba import cuda
+
+    if simulator():
+        return 1 << 40
+    free, _total = cuda.current_context().get_memory_info()
+    return int(free)
 
 
 def _stack(arrays: Sequence[Any], name: str) -> Any:

@@ -139,3 +139,27 @@ def test_pose_instance_maps_with_gpu_slic(rng):
     assert (gpu_labels == labels).mean() >= 0.995
     if (gpu_labels == labels).all():
         np.testing.assert_allclose(got, p.pose_instance_map(imgs[0], kps[0], n_segments=6), atol=1e-6)
+
+
+def test_batch_is_split_to_fit_free_device_memory(rng, monkeypatch):
+    B, H, W = 3, 10, 12
+    imgs = rng.integers(0, 256, (B, H, W, 3), dtype=np.uint8)
+    kps = [np.stack([_person(rng, H, W) for _ in range(2)]) for _ in range(B)]
+    scores = rng.random((B, H, W)).astype(np.float32)
+    whole, labs = _gpu.pose_instance_maps(imgs, kps, method="sweep", person_scores=scores)
+    calls = []
+    real = _gpu.pose_instance_maps
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    # room for exactly one image at a time: three sub-batches, the same numbers
+    one = _gpu._bytes_per_image(H, W, 2, "sweep")
+    monkeypatch.setattr(_gpu, "_free_device_bytes", lambda: int(one / 0.8) + 1)
+    monkeypatch.setattr(_gpu, "pose_instance_maps", spy)
+    split, labs2 = real(imgs, kps, method="sweep", person_scores=scores)
+    assert len(calls) == 3
+    for b in range(B):
+        np.testing.assert_array_equal(np.asarray(split[b]), np.asarray(whole[b]))
+        np.testing.assert_array_equal(np.asarray(labs2[b]), np.asarray(labs[b]))
