@@ -71,6 +71,18 @@ def boundary_entries(labels, edge, n_labels):
 
 
 @njit(cache=True)
+def _sort_rows(indptr, indices, weights, counts):
+    """Sort each CSR row by neighbour id, carrying weights and counts along (rows are short)."""
+    for v in range(indptr.shape[0] - 1):
+        s, e = indptr[v], indptr[v + 1]
+        if e - s > 1:
+            o = np.argsort(indices[s:e])
+            indices[s:e] = indices[s:e][o]
+            weights[s:e] = weights[s:e][o]
+            counts[s:e] = counts[s:e][o]
+
+
+@njit(cache=True)
 def reduce_to_csr(keys, values, n_labels):
     """Sort entries by pair, average, and mirror into a symmetric CSR graph.
 
@@ -121,13 +133,7 @@ def reduce_to_csr(keys, values, n_labels):
         weights[fill[b]] = w
         counts[fill[b]] = pcnt[q]
         fill[b] += 1
-    for v in range(n_labels):
-        s, e = indptr[v], indptr[v + 1]
-        if e - s > 1:
-            o = np.argsort(indices[s:e])
-            indices[s:e] = indices[s:e][o]
-            weights[s:e] = weights[s:e][o]
-            counts[s:e] = counts[s:e][o]
+    _sort_rows(indptr, indices, weights, counts)
     return indptr, indices, weights, counts
 
 
@@ -197,11 +203,5 @@ def hashed_csr(labels, edge, n_labels, slots):
                 weights[pos[b]] = w
                 counts[pos[b]] = cnts[a, h]
                 pos[b] += 1
-    for v in range(n_labels):
-        s, e = indptr[v], indptr[v + 1]
-        if e - s > 1:
-            o = np.argsort(indices[s:e])
-            indices[s:e] = indices[s:e][o]
-            weights[s:e] = weights[s:e][o]
-            counts[s:e] = counts[s:e][o]
+    _sort_rows(indptr, indices, weights, counts)
     return True, indptr, indices, weights, counts

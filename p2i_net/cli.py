@@ -196,21 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m p2i_net.cli {train,eval-net} ...``: the two commands without the rest of ``p2i``.
 
     Handy under ``torchrun`` (``torchrun --nproc-per-node 8 -m p2i_net.cli train ...``): it
-    imports nothing of the geometric pipeline.  Errors print as ``p2i COMMAND: error: ...``
+    imports nothing of the geometric pipeline (only ``p2i_prior.cli``'s runner).  Errors print as ``p2i COMMAND: error: ...``
     and return 2, as in ``p2i``.
     """
+    from p2i_prior.cli import run
+
     parser = argparse.ArgumentParser(prog="python -m p2i_net.cli")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register(sub)
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"p2i {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run(parser, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
