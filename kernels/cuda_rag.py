@@ -14,13 +14,14 @@ Instead of sorting the entries (the CPU route), pairs are reduced in a per-row o
 
 1. ``count_kernel``: per pixel, each distinct neighbour adds 1 to ``row_count[lo]`` (global
    id of the smaller label): an upper bound on ``lo``'s number of larger neighbours.
-2. ``scan_kernel`` (one block): ``slot_off`` = exclusive prefix sum of ``row_count``.
+2. ``exclusive_scan`` (``cuda_slic.scan_rows_kernel`` on one row, one block): ``slot_off`` =
+   exclusive prefix sum of ``row_count``.
 3. ``insert_kernel``: per pixel and distinct neighbour, row ``lo`` probes its slots
    ``slot_off[lo]..`` from the start with ``atomic.cas(-1 -> hi)`` until it finds ``hi`` or
    claims a free slot, then ``atomic.add`` s the edge value (float64) and the count into it.
    Linear probing from the row's start fills each row's slots as a prefix.
 4. ``degree_kernel``: each filled slot ``(a, b)`` adds 1 to ``degree[a]`` and ``degree[b]``;
-   ``scan_kernel`` again gives ``indptr``.
+   ``exclusive_scan`` again gives ``indptr``.
 5. ``fill_kernel``: each pair is written into both rows (positions by ``atomic.add``), weight
    ``float32(sum / count)``; ``sort_rows_kernel`` then sorts each (short) row by neighbour.
 
@@ -41,7 +42,6 @@ __all__ = [
     "SCAN_THREADS",
     "label_max_kernel",
     "count_kernel",
-    "scan_kernel",
     "insert_kernel",
     "degree_kernel",
     "fill_kernel",
@@ -108,35 +108,6 @@ def count_kernel(labels, node_offsets, row_count):
         if _is_new_neighbour(img, r, c, H, W, d):
             o = _neighbour_label(img, r, c, H, W, d)
             cuda.atomic.add(row_count, base + min(a, o), 1)
-
-
-@cuda.jit(cache=True)
-def scan_kernel(src, dst):
-    """dst[0] = 0, dst[i + 1] = src[0] + ... + src[i]: one block, contiguous chunks per thread."""
-    n = src.shape[0]
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    part = cuda.shared.array(1024, int64)
-    chunk = (n + nt - 1) // nt
-    lo = tid * chunk
-    hi = min(lo + chunk, n)
-    s = int64(0)
-    for i in range(lo, hi):
-        s += src[i]
-    part[tid] = s
-    cuda.syncthreads()
-    if tid == 0:
-        run = int64(0)
-        for t in range(nt):
-            v = part[t]
-            part[t] = run
-            run += v
-        dst[0] = 0
-    cuda.syncthreads()
-    run = part[tid]
-    for i in range(lo, hi):
-        run += src[i]
-        dst[i + 1] = run
 
 
 @cuda.jit(cache=True)
@@ -251,8 +222,11 @@ def exclusive_scan(src, scan_threads=SCAN_THREADS, stream=0):
     """(n + 1,) int64 device array: 0 followed by the running sums of the (n,) ``src``."""
     if scan_threads > 1024:
         raise ValueError(f"scan_threads: expected at most 1024, got {scan_threads}")
-    dst = cuda.device_array(src.shape[0] + 1, np.int64, stream=stream)
-    scan_kernel[1, scan_threads, stream](src, dst)
+    from .cuda_slic import scan_rows_kernel
+
+    n = src.shape[0]
+    dst = cuda.device_array(n + 1, np.int64, stream=stream)
+    scan_rows_kernel[1, scan_threads, stream](src.reshape(1, n), dst.reshape(1, n + 1))
     return dst
 
 

@@ -49,7 +49,6 @@ SIGNATURES = {
         "label_max_kernel": [f"void({A(I32, 3)}, {A(I64, 1)})"],
         "count_kernel": [f"void({A(I32, 3)}, {A(I64, 1)}, {A(I64, 1)})",
                          f"void({A(I64, 3)}, {A(I64, 1)}, {A(I64, 1)})"],
-        "scan_kernel": [f"void({A(I64, 1)}, {A(I64, 1)})"],
         "insert_kernel": [f"void({A(I32, 3)}, {A(F32, 3)}, {A(I64, 1)}, {A(I64, 1)}, {A(I32, 1)}, "
                           f"{A(F64, 1)}, {A(I32, 1)})"],
         "degree_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(I64, 1)})"],
