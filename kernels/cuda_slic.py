@@ -363,6 +363,20 @@ def queue_size_kernel(parent, size, min_size, qsize):
         qsize[b, p] = size[b, p] if small else 0
 
 
+@cuda.jit(device=True, inline=True)
+def _neighbour(p, j, x, y, W, N):
+    """Flat index of 4-neighbour ``j`` (right, left, down, up) of pixel ``p = y * W + x``, or -1."""
+    if j == 0 and x < W - 1:
+        return p + 1
+    if j == 1 and x > 0:
+        return p - 1
+    if j == 2 and p + W < N:
+        return p + W
+    if j == 3 and y > 0:
+        return p - W
+    return -1
+
+
 @cuda.jit(cache=True)
 def bfs_link_kernel(parent, W, qsize, qoff, queue, link):
     """For each small component (one thread, from its first pixel ``r``): the CPU's flood
@@ -389,15 +403,7 @@ def bfs_link_kernel(parent, W, qsize, qoff, queue, link):
         y = p // W
         x = p - y * W
         for j in range(4):
-            q = -1
-            if j == 0 and x < W - 1:
-                q = p + 1
-            elif j == 1 and x > 0:
-                q = p - 1
-            elif j == 2 and p + W < N:
-                q = p + W
-            elif j == 3 and y > 0:
-                q = p - W
+            q = _neighbour(p, j, x, y, W, N)
             if q < 0:
                 continue
             root = parent[b, q]
@@ -489,15 +495,7 @@ def zero_region_kernel(out, W, size0, key):
     y = p // W
     x = p - y * W
     for j in range(4):
-        q = -1
-        if j == 0 and x < W - 1:
-            q = p + 1
-        elif j == 1 and x > 0:
-            q = p - 1
-        elif j == 2 and p + W < N:
-            q = p + W
-        elif j == 3 and y > 0:
-            q = p - W
+        q = _neighbour(p, j, x, y, W, N)
         if q >= 0 and out[b, q] != 0:
             cuda.atomic.min(key, b, int64(4 * p + j))
             return
