@@ -51,6 +51,18 @@ __all__ = [
 DEFAULT_THREADS = 256
 
 
+def gated(dist, i, col, use_boxes, boxes, cy, cx):
+    """``dist[i, col]``, or +inf when box gates are on and the pixel centre is outside box ``i``."""
+    v = dist[i, col]
+    if use_boxes:
+        inside = (boxes[i, 1] <= cy < boxes[i, 1] + boxes[i, 3]) and (
+            boxes[i, 0] <= cx < boxes[i, 0] + boxes[i, 2]
+        )
+        if not inside:
+            v = np.float32(np.inf)
+    return v
+
+
 def fuse_at(dist, col, inv_tau, score, threshold, out_map, row, write_map, boxes, use_boxes,
             py, px):
     """Softmax over the ``n`` rows of ``dist[:, col]``, times ``score``; return the label.
@@ -78,38 +90,20 @@ def fuse_at(dist, col, inv_tau, score, threshold, out_map, row, write_map, boxes
     cx = px + 0.5
     lo = np.float32(np.inf)
     for i in range(n):
-        v = dist[i, col]
-        if use_boxes:
-            inside = (boxes[i, 1] <= cy < boxes[i, 1] + boxes[i, 3]) and (
-                boxes[i, 0] <= cx < boxes[i, 0] + boxes[i, 2]
-            )
-            if not inside:
-                v = np.float32(np.inf)
+        v = gated(dist, i, col, use_boxes, boxes, cy, cx)
         if v < lo:
             lo = v
     total = np.float32(0.0)
     if lo < np.inf:
         for i in range(n):
-            v = dist[i, col]
-            if use_boxes:
-                inside = (boxes[i, 1] <= cy < boxes[i, 1] + boxes[i, 3]) and (
-                    boxes[i, 0] <= cx < boxes[i, 0] + boxes[i, 2]
-                )
-                if not inside:
-                    v = np.float32(np.inf)
+            v = gated(dist, i, col, use_boxes, boxes, cy, cx)
             total += math.exp(-(v - lo) * inv_tau)
     best = -1
     best_f = np.float32(-1.0)
     for i in range(n):
         p = np.float32(0.0)
         if total > 0:
-            v = dist[i, col]
-            if use_boxes:
-                inside = (boxes[i, 1] <= cy < boxes[i, 1] + boxes[i, 3]) and (
-                    boxes[i, 0] <= cx < boxes[i, 0] + boxes[i, 2]
-                )
-                if not inside:
-                    v = np.float32(np.inf)
+            v = gated(dist, i, col, use_boxes, boxes, cy, cx)
             p = math.exp(-(v - lo) * inv_tau) / total
         if write_map:
             out_map[row, i] = p
@@ -122,8 +116,10 @@ def fuse_at(dist, col, inv_tau, score, threshold, out_map, row, write_map, boxes
     return 0
 
 
-_fuse_at_cpu = twin(fuse_at, njit(inline="always"))
-_fuse_at_dev = twin(fuse_at, device_function())
+_gated_cpu = twin(gated, njit(inline="always"))
+_gated_dev = twin(gated, device_function())
+_fuse_at_cpu = twin(fuse_at, njit(inline="always"), gated=_gated_cpu)
+_fuse_at_dev = twin(fuse_at, device_function(), gated=_gated_dev)
 
 
 @njit(cache=True, parallel=True)
