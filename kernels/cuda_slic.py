@@ -48,8 +48,7 @@ from __future__ import annotations
 import functools
 import math
 
-import numpy as np
-from numba import cuda, float32, float64, int32, int64
+from numba import cuda, float32, float64, int64
 
 from ._twin import twin
 from .cuda_sobel import device_function

@@ -277,7 +277,6 @@ def evaluate_checkpoints(checkpoints: dict[str, str], annotations: Any, images_d
     >>> table = evaluate_checkpoints({"cascaded": "runs/casc/checkpoint.pt"}, "ann.json")  # doctest: +SKIP
     >>> print(format_table(table))  # doctest: +SKIP
     """
-    import torch
     from tqdm import tqdm
 
     from p2i_prior.coco import PersonSet, evaluate_segm, load_persons, masks_to_results

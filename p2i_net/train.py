@@ -311,7 +311,7 @@ def build_dataset(config: TrainConfig, *, train: bool = True):
     --------
     >>> ds = build_dataset(TrainConfig(synthetic=100, crop_size=64))  # doctest: +SKIP
     """
-    from .data import CocoSource, ConcatSource, InstanceCrops, SyntheticSource
+    from .data import ConcatSource, InstanceCrops, SyntheticSource
 
     sources = []
     if config.synthetic:

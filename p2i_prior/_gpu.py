@@ -30,8 +30,6 @@ simulator device arrays from ``numba.cuda.to_device``.
 
 from __future__ import annotations
 
-import math
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -442,7 +440,6 @@ def _slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: i
     thr = launch_config("threads")
     grid3 = (-(-W // blk[0]), -(-H // blk[1]), B)
     threads3 = blk + (1,)
-    grid2 = (-(-N // thr), B)
     to_dev = lambda a: cuda.to_device(np.ascontiguousarray(a), stream=stream)
 
     lohi = to_dev(np.tile(np.array([np.inf, -np.inf]), (B, 1)))

@@ -24,6 +24,7 @@ __all__ = [
     "check_positive_float",
     "check_choice",
     "check_labels",
+    "read_json",
 ]
 
 
@@ -167,3 +168,19 @@ def check_labels(labels: Any, name: str = "labels") -> np.ndarray:
     if lab.min() < 0:
         raise ValueError(f"{name}: expected labels >= 0, got minimum {int(lab.min())}")
     return lab.astype(np.int64, copy=False)
+
+
+def read_json(path: Any, name: str, what: str = "a json file") -> Any:
+    """Load a json file; a missing file is ``FileNotFoundError`` and a malformed one
+    ``ValueError``, both naming ``name`` (the argument) and ``what`` was expected."""
+    import json
+    import os
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{name}: file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{name}: expected {what}, could not parse {path}: {exc}") from None

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._util import check_ndim, shape_str, to_numpy
+from ._util import check_ndim, read_json, shape_str, to_numpy
 
 __all__ = [
     "PersonImage",
@@ -361,14 +360,7 @@ def _read_dataset(annotations: Any) -> tuple[dict, str | None]:
         return annotations.dataset, None  # a pycocotools COCO object
     if isinstance(annotations, (str, os.PathLike)):
         path = os.fspath(annotations)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"annotations: file not found: {path}")
-        try:
-            with open(path, "rb") as f:
-                data = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"annotations: expected a COCO json file, could not parse {path}: {exc}") from None
-        return data, path
+        return read_json(path, "annotations", "a COCO json file"), path
     raise TypeError(
         "annotations: expected a path, a COCO-format dict or a pycocotools COCO, "
         f"got {type(annotations).__name__}"
@@ -664,14 +656,7 @@ def evaluate_segm(
 
     coco_gt = _as_coco(gt)
     if isinstance(results, (str, os.PathLike)):
-        p = os.fspath(results)
-        if not os.path.isfile(p):
-            raise FileNotFoundError(f"results: file not found: {p}")
-        try:
-            with open(p, "rb") as f:
-                results = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"results: expected a COCO results json, could not parse {p}: {exc}") from None
+        results = read_json(results, "results", "a COCO results json")
     if not isinstance(results, list):
         raise TypeError(f"results: expected a list of COCO result dicts, got {type(results).__name__}")
     cats = [c["id"] for c in coco_gt.dataset["categories"] if c.get("name") == "person"]

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import time
-from typing import Any
 
 import numpy as np
 
@@ -257,13 +256,9 @@ def _load_image(path: str) -> np.ndarray:
 
 
 def _keypoints_for_image(path: str, image_path: str, image_id: int | None) -> tuple[np.ndarray, int | None]:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--keypoints: no such file: {path}")
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--keypoints: {path} is not valid json ({exc})") from None
+    from p2i_prior._util import read_json
+
+    data = read_json(path, "--keypoints", "a COCO json with keypoints")
     if isinstance(data, dict):
         if "annotations" not in data:
             raise ValueError(f"--keypoints: expected a COCO dict with 'annotations' or a list, got keys {sorted(data)[:6]}")

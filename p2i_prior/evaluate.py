@@ -534,14 +534,9 @@ def _with_predicted_keypoints(records: list, path: str | os.PathLike) -> tuple[l
     """The records with their keypoints replaced by the predictions in ``path``."""
     import dataclasses
 
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"keypoints: file not found: {path}")
-    try:
-        with open(path) as f:
-            entries = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"keypoints: expected a COCO keypoint-results json, could not parse {path}: {exc}") from None
+    from ._util import read_json
+
+    entries = read_json(path, "keypoints", "a COCO keypoint-results json")
     if not isinstance(entries, list):
         raise ValueError(f"keypoints: expected a list of COCO keypoint results, got {type(entries).__name__}")
     by_ann: dict[int, np.ndarray] = {}

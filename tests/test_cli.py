@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from p2i_prior.cli import main
@@ -68,7 +67,7 @@ def test_segment_errors(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert main(["segment", image, "--keypoints", str(bad), "--out", str(tmp_path)]) == 2
-    assert "is not valid json" in capsys.readouterr().err
+    assert "--keypoints: expected a COCO json with keypoints, could not parse" in capsys.readouterr().err
     kp = tmp_path / "kp.json"
     kp.write_text(json.dumps([{"image_id": 1, "keypoints": [0] * 50}]))
     assert main(["segment", image, "--keypoints", str(kp), "--out", str(tmp_path)]) == 2

@@ -30,7 +30,6 @@ def inputs(rng):
 
 
 def _reference(d, labels, score, boxes, b):
-    n = d.shape[1]
     dist = d[b][:, labels[b]]
     gate = None if boxes is None else _box_masks(boxes[b], *labels.shape[1:])
     pm = softmax_instances(dist, TAU, gate)

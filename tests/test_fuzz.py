@@ -17,9 +17,7 @@ a side, derandomised so CI never flakes; about 20-30 s on 2 cores); ``scripts/fu
 runs the same properties with about 18,700 random examples and images up to 256 px.
 ``P2I_FUZZ_PROFILE=long pytest tests/test_fuzz.py`` works too.
 
-Bugs the fuzzing found are pinned by plain regression tests near the end of the file; bugs in
-modules this suite's owner does not own are ``xfail(strict=True)`` tests that turn red once
-fixed (and the properties ``assume`` those inputs away meanwhile).
+Bugs the fuzzing found are pinned by plain regression tests near the end of the file.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import p2i_prior as p  # noqa: E402
