@@ -1,28 +1,42 @@
-"""Benchmark inputs, the reference implementations, and the cases of the suite.
+"""The cases of the benchmark suite and the tasks that run them.
 
-Every case prepares its inputs once, outside the timed region, and times pose2instance
-("ours") and the tools a user would pick instead ("reference") on exactly those inputs,
-interleaved (:func:`bench.core.measure_group`).  A case returns records (one per
-implementation), comparisons (reference time / ours time, measured in the same run) and skip
-notes (an implementation that is unavailable or capped on this machine).
+Every case prepares its inputs once, outside the timed region (:mod:`.inputs`), and times
+pose2instance ("ours") and the tools a user would pick instead ("reference",
+:mod:`.references`) on exactly those inputs, interleaved (:func:`.core.measure_group`).  A case
+returns records (one per implementation), comparisons (reference time / ours time, measured in
+the same run) and skip notes (an implementation that is unavailable or capped on this machine).
+:func:`build_tasks` turns a :class:`.config.Config` into the suite's units of work.
 
-The reference pipeline (:func:`reference_pipeline`) is the paper's prior assembled from
-scikit-image and SciPy: ``skimage.segmentation.slic``, ``skimage.filters.sobel`` of
-``rgb2gray``, ``skimage.graph.rag_boundary``, the skeleton drawn with ``skimage.draw.line``,
-``scipy.sparse.csgraph.dijkstra`` from each instance's seed superpixels, and a numpy softmax,
-score product, argmax and threshold.
+The names this module had before the split (``Config``, ``Inputs``, ``synthetic_input``,
+``reference_pipeline``, ...) are still importable from it.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from .config import COMPACTNESS, EDGE_WEIGHT, SEED, TEMPERATURE, Config  # noqa: F401
 from .core import Measurement, measure_group, ratio
+from .inputs import Inputs, coco_input, default_coco_dir, inputs_for, synthetic_input
+from .references import (  # noqa: F401
+    numpy_fusion,
+    opencv_slic,
+    opencv_slic_available,
+    ours_pipeline,
+    ours_stages,
+    reference_pipeline,
+    reference_stages,
+    run_stages,
+    scipy_dijkstra_seeds,
+    scipy_floyd_warshall_seeds,
+    skimage_rag_csr,
+    skimage_seed_superpixels,
+    skimage_slic,
+    skimage_sobel,
+)
 
 __all__ = [
     "Config",
@@ -35,352 +49,6 @@ __all__ = [
     "ours_stages",
     "build_tasks",
 ]
-
-SEED = 7
-TEMPERATURE = 0.05  # p2i_prior.pipeline.DEFAULT_TEMPERATURE["rag"]
-COMPACTNESS = 10.0
-EDGE_WEIGHT = 10.0  # geodesic speed 1 / (1 + EDGE_WEIGHT * sobel / mean(sobel)), as the pipeline
-
-
-@dataclass
-class Config:
-    """What the suite runs.  ``Config.quick()`` is the seconds-long smoke configuration.
-
-    Sizes are ``(width, height)`` pairs; ``cases`` (None: all) selects case names from
-    :data:`CASES`.
-    """
-
-    sizes: list[tuple[int, int]] = field(default_factory=lambda: [(320, 240), (640, 480), (1280, 960)])
-    repeat: int = 7
-    warmup: int = 1
-    max_time: float = 10.0
-    min_time: float = 1.0
-    inputs: str = "auto"  # "auto" (coco photo when present, and synthetic), "synthetic", "coco"
-    coco_dir: str | None = None
-    n_segments: int = 1000
-    n_people: int = 5
-    seed: int = SEED
-    k_values: list[int] = field(default_factory=lambda: [256, 512, 1024, 2048, 4096])
-    k_size: tuple[int, int] = (640, 480)
-    max_k_floyd_warshall: int = 2048
-    scaling_sizes: list[tuple[int, int]] = field(
-        default_factory=lambda: [(160, 120), (320, 240), (640, 480), (1280, 960)]
-    )
-    scaling_segments: list[int] = field(default_factory=lambda: [250, 500, 1000, 2000, 4000])
-    scaling_people: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
-    scaling_size: tuple[int, int] = (640, 480)
-    target_size: tuple[int, int] = (640, 480)
-    threads: int | None = None  # numba (and OpenCV) threads; None: numba's default (all cores)
-    cases: list[str] | None = None
-    quick: bool = False
-
-    @classmethod
-    def quick_config(cls, **overrides: Any) -> "Config":
-        """Tiny inputs, 2 repeats, synthetic only: the whole suite in seconds (smoke test)."""
-        base = dict(
-            sizes=[(80, 60)], repeat=2, warmup=1, max_time=1.0, min_time=0.0, inputs="synthetic",
-            n_segments=60, n_people=3, k_values=[32, 64], k_size=(160, 120),
-            max_k_floyd_warshall=64, scaling_sizes=[(64, 48), (96, 72), (128, 96)],
-            scaling_segments=[20, 40, 80], scaling_people=[1, 2, 3], scaling_size=(128, 96),
-            target_size=(80, 60), quick=True,
-        )
-        base.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**base)
-
-    def to_json(self) -> dict:
-        d = dict(self.__dict__)
-        for k in ("sizes", "scaling_sizes"):
-            d[k] = [list(s) for s in d[k]]
-        for k in ("k_size", "scaling_size", "target_size"):
-            d[k] = list(d[k])
-        return d
-
-
-# ---------------------------------------------------------------------------------------------
-# inputs
-
-
-@dataclass
-class Inputs:
-    """One benchmark input: an image, its people's keypoints and a person score."""
-
-    source: str  # "synthetic:seed=7" or "coco:<image id>"
-    image: np.ndarray  # (H, W, 3) uint8
-    keypoints: np.ndarray  # (n, 17, 3) float64
-    score: np.ndarray  # (H, W) float32 in [0, 1]
-
-    @property
-    def kind(self) -> str:
-        """``"synthetic"`` or ``"coco"``."""
-        return self.source.split(":", 1)[0]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return int(self.image.shape[1]), int(self.image.shape[0])
-
-
-def synthetic_input(width: int, height: int, n_people: int = 5, seed: int = SEED) -> Inputs:
-    """A seeded synthetic scene from :func:`p2i_prior.synthetic.make_scene`.
-
-    Examples
-    --------
-    >>> x = synthetic_input(64, 48, n_people=2)
-    >>> x.image.shape, x.keypoints.shape
-    ((48, 64, 3), (2, 17, 3))
-    """
-    from p2i_prior.synthetic import make_scene
-
-    scene = make_scene(seed=seed, height=height, width=width, n_people=n_people)
-    return Inputs(f"synthetic:seed={seed}", scene.image, scene.keypoints, scene.score.astype(np.float32))
-
-
-def default_coco_dir() -> str:
-    """``$P2I_COCO_PERSONS``, else ``../shared/data/coco_persons`` beside the repository."""
-    env = os.environ.get("P2I_COCO_PERSONS")
-    if env:
-        return env
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.abspath(os.path.join(root, "..", "shared", "data", "coco_persons"))
-
-
-@lru_cache(maxsize=4)
-def _coco_photo(coco_dir: str, n_people: int):
-    """The photo with the number of people closest to ``n_people`` (ties: lowest id)."""
-    from p2i_prior.coco import load_persons
-
-    ann = os.path.join(coco_dir, "annotations.json")
-    if not os.path.isfile(ann):
-        return None
-    persons = load_persons(ann, os.path.join(coco_dir, "images"), missing_images="skip")
-    if not len(persons):
-        return None
-    best = min(persons, key=lambda p: (abs(p.n - n_people), p.id))
-    return best.id, best.load_image(), best.keypoints.copy(), best.person_mask()
-
-
-def coco_input(width: int, height: int, n_people: int = 5, coco_dir: str | None = None) -> Inputs | None:
-    """A real COCO photo resized to ``width x height`` (None when the data is absent).
-
-    The photo is the one of ``coco_dir`` whose number of annotated people is closest to
-    ``n_people``; it is resized (bilinear, aspect not kept) and its keypoints scaled with it.
-    The person score is the union of the people's ground-truth masks, resized (nearest).
-    """
-    photo = _coco_photo(coco_dir or default_coco_dir(), n_people)
-    if photo is None:
-        return None
-    from PIL import Image
-
-    image_id, image, kp, person = photo
-    h0, w0 = image.shape[:2]
-    img = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-    score = np.asarray(
-        Image.fromarray(person.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)
-    ).astype(np.float32) / 255.0
-    kp = kp.copy()
-    kp[..., 0] *= width / w0
-    kp[..., 1] *= height / h0
-    return Inputs(f"coco:{image_id}", np.ascontiguousarray(img), kp, score)
-
-
-def inputs_for(config: Config, width: int, height: int, n_people: int | None = None) -> list[Inputs]:
-    """The inputs of one size under ``config.inputs`` (coco skipped silently when absent)."""
-    n = config.n_people if n_people is None else n_people
-    out = []
-    if config.inputs in ("auto", "coco"):
-        x = coco_input(width, height, n, config.coco_dir)
-        if x is not None:
-            out.append(x)
-        elif config.inputs == "coco":
-            raise FileNotFoundError(
-                f"inputs: expected COCO persons data in {config.coco_dir or default_coco_dir()}, found none"
-            )
-    if config.inputs in ("auto", "synthetic"):
-        out.append(synthetic_input(width, height, n, config.seed))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# reference implementations (scikit-image, SciPy, scikit-fmm, OpenCV)
-
-
-def opencv_slic_available() -> bool:
-    """Whether OpenCV's contrib ``ximgproc`` SLIC can be imported."""
-    try:
-        import cv2
-    except ImportError:
-        return False
-    return hasattr(cv2, "ximgproc") and hasattr(cv2.ximgproc, "createSuperpixelSLIC")
-
-
-def opencv_slic(image: np.ndarray, n_segments: int, compactness: float = COMPACTNESS, n_iter: int = 10) -> np.ndarray:
-    """OpenCV ximgproc SLIC on the CIELAB image (colour conversion included)."""
-    import cv2
-
-    H, W = image.shape[:2]
-    region = max(2, int(round(np.sqrt(H * W / n_segments))))
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    s = cv2.ximgproc.createSuperpixelSLIC(lab, algorithm=cv2.ximgproc.SLIC, region_size=region,
-                                          ruler=float(compactness))
-    s.iterate(n_iter)
-    s.enforceLabelConnectivity()
-    return s.getLabels()
-
-
-def skimage_slic(image: np.ndarray, n_segments: int, compactness: float = COMPACTNESS) -> np.ndarray:
-    """``skimage.segmentation.slic`` with pose2instance's defaults."""
-    from skimage.segmentation import slic
-
-    return slic(image, n_segments=n_segments, compactness=compactness, max_num_iter=10,
-                start_label=0, enforce_connectivity=True)
-
-
-def skimage_sobel(image: np.ndarray) -> np.ndarray:
-    """``skimage.filters.sobel(skimage.color.rgb2gray(image))``."""
-    from skimage.color import rgb2gray
-    from skimage.filters import sobel
-
-    return sobel(rgb2gray(image))
-
-
-def skimage_rag_csr(labels: np.ndarray, edge: np.ndarray):
-    """``skimage.graph.rag_boundary`` (4-connected) converted to a SciPy CSR matrix."""
-    from scipy import sparse
-    from skimage.graph import rag_boundary
-
-    g = rag_boundary(labels, edge, connectivity=1)
-    K = int(labels.max()) + 1
-    edges = np.array([(u, v, d["weight"]) for u, v, d in g.edges(data=True)], np.float64).reshape(-1, 3)
-    a, b, w = edges[:, 0].astype(np.int64), edges[:, 1].astype(np.int64), edges[:, 2]
-    return sparse.csr_array((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(K, K))
-
-
-def scipy_floyd_warshall_seeds(graph, seeds: np.ndarray) -> np.ndarray:
-    """All pairs by ``scipy.sparse.csgraph.floyd_warshall``, then the minimum over seeds."""
-    from scipy.sparse.csgraph import floyd_warshall
-
-    D = floyd_warshall(graph, directed=False)
-    out = np.full(seeds.shape, np.inf)
-    for i, s in enumerate(seeds):
-        if s.any():
-            out[i] = D[s].min(axis=0)
-    return out
-
-
-def scipy_dijkstra_seeds(graph, seeds: np.ndarray) -> np.ndarray:
-    """``scipy.sparse.csgraph.dijkstra(..., min_only=True)`` from each instance's seeds."""
-    from scipy.sparse.csgraph import dijkstra
-
-    out = np.full(seeds.shape, np.inf)
-    for i, s in enumerate(seeds):
-        idx = np.flatnonzero(s)
-        if idx.size:
-            out[i] = dijkstra(graph, directed=False, indices=idx, min_only=True)
-    return out
-
-
-def skimage_seed_superpixels(labels: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """(n, K) bool seeds: COCO limbs drawn with ``skimage.draw.line`` (pixel = floor(x, y))."""
-    from skimage.draw import line
-
-    from p2i_prior.skeleton import COCO_SKELETON
-
-    H, W = labels.shape
-    K = int(labels.max()) + 1
-    seeds = np.zeros((keypoints.shape[0], K), bool)
-    for i, person in enumerate(keypoints):
-        vis = person[:, 2] > 0
-        pts = np.floor(person[:, :2]).astype(np.int64)
-        rr, cc = [pts[vis, 1]], [pts[vis, 0]]
-        for a, b in COCO_SKELETON:
-            if vis[a] and vis[b]:
-                r, c = line(pts[a, 1], pts[a, 0], pts[b, 1], pts[b, 0])
-                rr.append(r)
-                cc.append(c)
-        r, c = np.concatenate(rr), np.concatenate(cc)
-        inside = (r >= 0) & (r < H) & (c >= 0) & (c < W)
-        seeds[i, labels[r[inside], c[inside]]] = True
-    return seeds
-
-
-def numpy_fusion(d: np.ndarray, score: np.ndarray, temperature: float = TEMPERATURE,
-                 threshold: float = 0.5) -> np.ndarray:
-    """Softmax over instances of ``-d / T`` (n, H, W), times the score, argmax, threshold."""
-    z = -d / temperature
-    z = z - z.max(axis=0, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        e = np.exp(z)
-        p = e / e.sum(axis=0, keepdims=True)
-    p = np.nan_to_num(p, nan=0.0)
-    labels = np.argmax(p * score[None], axis=0).astype(np.int32) + 1
-    labels[(score < threshold) | ~np.isfinite(d).any(axis=0)] = 0
-    return labels
-
-
-def reference_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
-                     n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
-    """The scikit-image + SciPy pipeline as named stages ``f(state) -> value`` (in order)."""
-    return [
-        ("slic", lambda s: skimage_slic(image, n_segments)),
-        ("sobel", lambda s: skimage_sobel(image)),
-        ("rag", lambda s: skimage_rag_csr(s["slic"], s["sobel"])),
-        ("seeds", lambda s: skimage_seed_superpixels(s["slic"], keypoints)),
-        ("distance", lambda s: scipy_dijkstra_seeds(s["rag"], s["seeds"])),
-        ("expand", lambda s: s["distance"][:, s["slic"]]),
-        ("fusion", lambda s: numpy_fusion(s["expand"], score)),
-    ]
-
-
-def ours_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
-                n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
-    """pose2instance's ``pose_instance_map(method="rag")`` + ``segment_instances``, by stage."""
-    import p2i_prior as P
-    from p2i_prior.pipeline import softmax_instances
-
-    return [
-        ("slic", lambda s: P.slic(image, n_segments=n_segments, compactness=COMPACTNESS)),
-        ("sobel", lambda s: P.sobel(image)),
-        ("rag", lambda s: P.build_rag(s["slic"], s["sobel"])),
-        ("seeds", lambda s: P.seed_superpixels(s["slic"], keypoints)),
-        ("distance", lambda s: P.rag_distance(s["rag"], s["seeds"], "sssp")),
-        ("expand", lambda s: s["distance"][:, s["slic"]]),
-        ("softmax", lambda s: softmax_instances(s["expand"], TEMPERATURE)),
-        ("fusion", lambda s: P.segment_instances(s["softmax"], score)),
-    ]
-
-
-def run_stages(stages: list[tuple[str, Callable[[dict], Any]]]) -> dict:
-    """Run the stages in order; the state dict of every stage's output."""
-    state: dict = {}
-    for name, f in stages:
-        state[name] = f(state)
-    return state
-
-
-def reference_pipeline(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
-                       n_segments: int = 1000) -> np.ndarray:
-    """(H, W) int32 instance labels by the scikit-image + SciPy pipeline.
-
-    Examples
-    --------
-    >>> x = synthetic_input(64, 48, n_people=2)
-    >>> reference_pipeline(x.image, x.keypoints, x.score, n_segments=30).shape
-    (48, 64)
-    """
-    return run_stages(reference_stages(image, keypoints, score, n_segments))["fusion"]
-
-
-def ours_pipeline(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
-                  n_segments: int = 1000) -> np.ndarray:
-    """(H, W) int32 instance labels by ``pose_instance_map(method="rag")`` + ``segment_instances``."""
-    import p2i_prior as P
-
-    pm = P.pose_instance_map(image, keypoints, method="rag", n_segments=n_segments)
-    return P.segment_instances(pm, score)
-
-
-# ---------------------------------------------------------------------------------------------
-# cases
 
 
 @dataclass
@@ -750,10 +418,10 @@ def _merge(outs: list[dict]) -> dict:
 
 
 def gpu_cases(config: Config) -> dict:
-    """GPU kernels vs their CPU twins (and CuPy), through ``bench.gpu_bench`` on a real GPU.
+    """GPU kernels vs their CPU twins (and CuPy), through ``p2i_bench.gpu_bench`` on a real GPU.
 
     Without a GPU (or under Numba's CUDA simulator) the case is a skip note.  With one,
-    ``bench.gpu_bench.run(parse_args([...]))`` runs at ``config.target_size`` (its ``--quick``
+    ``p2i_bench.gpu_bench.run(parse_args([...]))`` runs at ``config.target_size`` (its ``--quick``
     configuration when ``config.quick``) and its report is converted
     (:func:`convert_gpu_report`): every timed implementation becomes a record, every
     GPU implementation is compared with every other implementation of its case, and the raw
@@ -767,10 +435,10 @@ def gpu_cases(config: Config) -> dict:
     try:
         from . import gpu_bench
     except ImportError as exc:
-        return {"skipped": [_skip("gpu", None, "*", f"bench.gpu_bench not importable ({exc})", size)]}
+        return {"skipped": [_skip("gpu", None, "*", f"p2i_bench.gpu_bench not importable ({exc})", size)]}
     if not (callable(getattr(gpu_bench, "run", None)) and callable(getattr(gpu_bench, "parse_args", None))):
-        return {"skipped": [_skip("gpu", None, "*", "bench.gpu_bench exposes no run(parse_args(argv)); "
-                                  "run `python -m bench.gpu_bench` for the GPU cases", size)]}
+        return {"skipped": [_skip("gpu", None, "*", "p2i_bench.gpu_bench exposes no run(parse_args(argv)); "
+                                  "run `python -m p2i_bench.gpu_bench` for the GPU cases", size)]}
     argv = ["--quick"] if config.quick else [
         "--width", str(size[0]), "--height", str(size[1]), "--segments", str(config.n_segments),
         "--people", str(config.n_people), "--repeat", str(config.repeat)]
@@ -779,7 +447,7 @@ def gpu_cases(config: Config) -> dict:
 
 
 def convert_gpu_report(report: dict, argv: list[str]) -> dict:
-    """``bench.gpu_bench``'s report as this suite's ``results`` / ``comparisons`` (+ raw report).
+    """``p2i_bench.gpu_bench``'s report as this suite's ``results`` / ``comparisons`` (+ raw report).
 
     In each ``report["cases"][name]``, an entry that is a dict with ``median_s`` is one
     implementation (role "ours" when its name starts with ``gpu``); the other scalar entries

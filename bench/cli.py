@@ -1,4 +1,4 @@
-"""``p2i bench`` and ``python -m bench``: run the benchmark suite.
+"""``p2i bench`` and ``python -m p2i_bench``: run the benchmark suite.
 
 ``register`` stays cheap (argparse only); the suite's heavy imports happen in :func:`run`.
 """
@@ -10,6 +10,9 @@ import os
 import sys
 
 __all__ = ["register", "add_arguments", "parse_sizes", "config_from_args", "run", "main"]
+
+#: ``python -m p2i_bench`` (installed name), or ``python -m bench`` when run from the repository root.
+PROG = f"python -m {__name__.rpartition('.')[0] or 'p2i_bench'}"
 
 DESCRIPTION = (
     "Time every pose2instance primitive and the whole prior against the tools users would\n"
@@ -43,7 +46,7 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The suite's options (shared by ``p2i bench`` and ``python -m bench``)."""
+    """The suite's options (shared by ``p2i bench`` and ``python -m p2i_bench``)."""
     from .cases import CASES
 
     parser.add_argument("--quick", action="store_true",
@@ -80,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """The :class:`bench.cases.Config` an argument namespace asks for."""
-    from .cases import Config
+    """The :class:`.config.Config` an argument namespace asks for."""
+    from .config import Config
 
     over = {
         "sizes": None if args.sizes is None else parse_sizes(args.sizes),
@@ -111,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     argv = getattr(args, "argv", None)
-    if argv is not None:  # python -m bench
-        command = " ".join(["python -m bench", *argv])
+    if argv is not None:  # python -m p2i_bench
+        command = " ".join([PROG, *argv])
     else:  # p2i bench (or a caller of run)
         command = " ".join([os.path.basename(sys.argv[0] or "p2i"), *sys.argv[1:]])
     doc = run_suite(config, progress=not args.no_progress, command=command.strip())
@@ -132,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m bench [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m bench", description=DESCRIPTION,
+    """``python -m p2i_bench [options]``."""
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
@@ -141,5 +144,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"python -m bench: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2

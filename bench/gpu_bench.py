@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, check for a GPU, run, write JSON."""
     args = parse_args(argv)
-    from bench.core import gpu_present
+    from .core import gpu_present
 
     if not gpu_present():
         print("gpu_bench: no CUDA GPU visible (or NUMBA_ENABLE_CUDASIM=1); nothing measured",

@@ -98,7 +98,7 @@ def markdown(result: dict) -> str:
         f"{' plus uncommitted: ' + '; '.join(c.strip() for c in meta.get('git_changes', [])) if meta.get('git_dirty') else ''}; "
         f"python {meta['python']}; "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v),
-        f"- command: `{result.get('command', 'python -m bench')}`",
+        f"- command: `{result.get('command', 'python -m p2i_bench')}`",
         f"- method: {cfg['warmup']} warm-up call(s), then {cfg['repeat']} interleaved repeats, more for "
         f"fast calls (until they fill {cfg.get('min_time', 0):g} s, at most 200), fewer for slow ones "
         f"(at most {cfg['max_time']:g} s per implementation); median and IQR; "

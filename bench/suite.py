@@ -11,7 +11,8 @@ import time
 import traceback
 from typing import Any
 
-from .cases import Config, build_tasks
+from .cases import build_tasks
+from .config import Config
 from .core import machine_info
 from .report import evaluate_targets, fit_exponents, markdown, plot_all
 
@@ -58,7 +59,7 @@ def run_suite(config: Config, *, progress: bool = True, command: str | None = No
         "schema": SCHEMA,
         "meta": machine_info(),
         "config": config.to_json(),
-        "command": command or "python -m bench",
+        "command": command or "python -m p2i_bench",
         "results": [], "comparisons": [], "skipped": [], "profiles": [], "scaling": [], "errors": [],
         "gpu_report": [],
     }

@@ -11,11 +11,14 @@ import os
 import numpy as np
 import pytest
 
-from bench.cases import CASES, Config, build_tasks, reference_pipeline, synthetic_input
-from bench.cli import config_from_args, main, parse_sizes
-from bench.core import Measurement, measure_group, ratio
-from bench.report import evaluate_targets, finite_ratios, fit_exponents
-from bench.suite import SCHEMA, run_suite, write_results
+from p2i_bench.cases import CASES, build_tasks
+from p2i_bench.cli import config_from_args, main, parse_sizes
+from p2i_bench.config import Config
+from p2i_bench.core import Measurement, measure_group, ratio
+from p2i_bench.inputs import synthetic_input
+from p2i_bench.references import reference_pipeline
+from p2i_bench.report import evaluate_targets, finite_ratios, fit_exponents
+from p2i_bench.suite import SCHEMA, run_suite, write_results
 
 RESULT_KEYS = {"case", "size", "input", "impl", "role", "params", "median_s", "q1_s", "q3_s", "iqr_s",
                "min_s", "n_repeat", "n_warmup", "times_s", "warmup_s"}
@@ -128,7 +131,7 @@ def test_bad_arguments():
         build_tasks(Config.quick_config(cases=["nope"]))
     import argparse
 
-    from bench.cli import add_arguments
+    from p2i_bench.cli import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -154,7 +157,7 @@ def test_p2i_bench_command(tmp_path, capsys):
 
 
 def test_missing_opencv_is_a_skip_note(monkeypatch):
-    import bench.cases as cases
+    import p2i_bench.cases as cases
 
     monkeypatch.setattr(cases, "opencv_slic_available", lambda: False)
     x = synthetic_input(64, 48, n_people=2)
@@ -165,7 +168,7 @@ def test_missing_opencv_is_a_skip_note(monkeypatch):
 
 
 def test_floyd_warshall_cap_is_a_skip_note():
-    import bench.cases as cases
+    import p2i_bench.cases as cases
 
     x = synthetic_input(96, 72, n_people=2)
     out = cases.case_rag_distance(x, Config.quick_config(repeat=1, n_segments=40, max_k_floyd_warshall=8))
@@ -175,12 +178,12 @@ def test_floyd_warshall_cap_is_a_skip_note():
 
 
 def test_gpu_case_converts_gpu_bench_report(monkeypatch):
-    """With a GPU, bench.gpu_bench's report becomes records and GPU-vs-CPU comparisons."""
+    """With a GPU, p2i_bench.gpu_bench's report becomes records and GPU-vs-CPU comparisons."""
     import types
 
-    import bench
-    import bench.cases as cases
-    import bench.core as core
+    import p2i_bench
+    import p2i_bench.cases as cases
+    import p2i_bench.core as core
 
     stat = {"q1_s": 0.0, "iqr_s": 0.0, "min_s": 0.0, "n_repeat": 1, "n_warmup": 2, "times_s": [], "warmup_s": []}
     seen = {}
@@ -194,8 +197,8 @@ def test_gpu_case_converts_gpu_bench_report(monkeypatch):
 
     fake = types.SimpleNamespace(run=run, parse_args=lambda argv: list(argv))
     monkeypatch.setattr(core, "gpu_present", lambda: True)
-    monkeypatch.setattr(bench, "gpu_bench", fake, raising=False)
-    monkeypatch.setitem(__import__("sys").modules, "bench.gpu_bench", fake)
+    monkeypatch.setattr(p2i_bench, "gpu_bench", fake, raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "p2i_bench.gpu_bench", fake)
     out = cases.gpu_cases(Config.quick_config())
     assert seen["args"] == ["--quick"]
     (c,) = out["comparisons"]
@@ -203,3 +206,63 @@ def test_gpu_case_converts_gpu_bench_report(monkeypatch):
     assert c["speedup"] == pytest.approx(20.0) and c["params"]["device"] == "FakeGPU"
     assert {r["role"] for r in out["results"]} == {"ours", "reference"}
     assert out["gpu_report"][0]["report"]["device"]["name"] == "FakeGPU"
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH_DIR = os.path.join(REPO, "bench")
+
+
+def test_cases_keeps_the_names_it_had_before_the_split():
+    import p2i_bench.cases as cases
+    import p2i_bench.config as config
+    import p2i_bench.inputs as inputs
+    import p2i_bench.references as references
+
+    for module in (config, inputs, references):
+        for name in module.__all__:
+            assert getattr(cases, name) is getattr(module, name), name
+    for name in cases.__all__:
+        assert getattr(cases, name) is not None, name
+
+
+def test_bench_imports_itself_only_relatively():
+    """So it runs both as the installed ``p2i_bench`` and as ``bench`` from the repository root."""
+    import ast
+
+    for fname in sorted(os.listdir(BENCH_DIR)):
+        if not fname.endswith(".py"):
+            continue
+        with open(os.path.join(BENCH_DIR, fname)) as f:
+            tree = ast.parse(f.read(), fname)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in ("bench", "p2i_bench"), f"{fname}:{node.lineno} imports {name}"
+
+
+def test_bench_installs_as_p2i_bench():
+    import p2i_bench
+
+    assert p2i_bench.__name__ == "p2i_bench"
+    assert os.path.samefile(os.path.dirname(p2i_bench.__file__), BENCH_DIR)
+
+
+def test_python_m_p2i_bench_runs_anywhere(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "p2i_bench", "--quick", "--cases", "sobel", "--threads", "1",
+                        "--no-progress", "--no-plots", "--out", str(out)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (json_path,) = out.glob("*.json")
+    assert json.loads(json_path.read_text())["command"].startswith("python -m p2i_bench --quick")
+    r = subprocess.run([sys.executable, "-m", "bench", "--sizes", "zzz"], cwd=REPO, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 2 and "python -m bench: error: sizes: expected WIDTHxHEIGHT" in r.stderr
