@@ -1,10 +1,10 @@
 """The learned person score, ``model:CHECKPOINT``, for the geometric pipeline.
 
-Importing this module registers the ``model`` score source with
-:func:`p2i_prior.scores.register_score_source` (``p2i eval --score model:CHECKPOINT``): the
-network of the checkpoint (normally the segmentation-only model, the paper's
-"DeepLab-people") runs on the whole image and its foreground probability is the person score
-(:func:`p2i_net.evaluate.person_score`).
+:func:`model_source` is the ``model`` entry point of the ``p2i.score_sources`` group (declared
+in ``pyproject.toml``), which ``p2i eval --score model:CHECKPOINT`` and
+:func:`p2i_prior.scores.make_score_source` load: the network of the checkpoint (normally the
+segmentation-only model, the paper's "DeepLab-people") runs on the whole image and its
+foreground probability is the person score (:func:`p2i_net.evaluate.person_score`).
 
 Train such a model with semantic targets and wide context, e.g.
 ``p2i train --model seg_only --target person --context 1.0 ...``: a model trained on instance
@@ -19,9 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from p2i_prior.scores import register_score_source
-
-__all__ = ["ModelScore"]
+__all__ = ["ModelScore", "model_source"]
 
 
 class ModelScore:
@@ -94,8 +92,13 @@ class ModelScore:
         return f"ModelScore({self.checkpoint!r})"
 
 
-def _model_factory(arg: str | None, **options: Any) -> ModelScore:
+def model_source(arg: str | None, **options: Any) -> ModelScore:
+    """The ``model[:CHECKPOINT]`` score-source factory (``options`` are not used).
+
+    Examples
+    --------
+    >>> from p2i_prior.scores import make_score_source
+    >>> make_score_source("model:runs/seg_only/checkpoint.pt")  # doctest: +SKIP
+    ModelScore('runs/seg_only/checkpoint.pt')
+    """
     return ModelScore(arg)
-
-
-register_score_source("model", _model_factory)

@@ -1,22 +1,24 @@
 """The ``p2i`` command line.
 
-Subcommands are registered by the modules that own them; each module exposes
-``register(subparsers)`` that adds its parsers with ``set_defaults(func=...)``.  A ``register``
-must stay cheap: heavy imports (numba kernels, torch) happen inside the command function.
+Subcommands are registered through the ``p2i.commands`` entry-point group
+(:mod:`p2i_prior.plugins`): each entry point is ``register(subparsers)`` (or a module with one),
+which adds its parsers with ``set_defaults(func=...)``.  ``p2i``'s own commands (``demo``,
+``segment``, ``eval``) are registered that way too, beside the commands of other packages.  A
+``register`` must stay cheap: heavy imports (numba kernels, torch) happen inside the command
+function.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+import types
 
-# (module, why it may be absent): modules whose subcommands join the CLI.
-_COMMAND_MODULES = (
-    "p2i_prior.commands",  # demo, segment
-    "p2i_prior.evaluate",  # eval
-    "p2i_net.cli",  # train, eval-net
-    "bench.cli",  # bench
+from . import plugins
+
+_NO_COMMANDS = (
+    f"no commands are registered (no entry points in the group {plugins.COMMANDS!r}): is the\n"
+    "package installed? From a checkout: pip install -e ."
 )
 
 
@@ -34,14 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"pose2instance {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # that part of the toolkit is not in this checkout
-            raise
-        module.register(sub)
+    eps = plugins.entry_points(plugins.COMMANDS)
+    own = __name__.partition(".")[0]
+    eps.sort(key=lambda ep: ep.module.partition(".")[0] != own)  # ours (demo first), then the others
+    for ep in eps:
+        register = plugins.load(ep)
+        if register is None:
+            continue  # that part of the toolkit (or its optional dependency) is not installed
+        if isinstance(register, types.ModuleType):
+            register = register.register
+        register(sub)
+    if not eps:
+        parser.epilog = _NO_COMMANDS
     return parser
 
 

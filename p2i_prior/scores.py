@@ -19,8 +19,10 @@ Sources are named by a spec string, ``NAME`` or ``NAME:ARGUMENT``:
     MediaPipe's pretrained selfie person-segmentation model (``.tflite``) run offline with
     ``ai-edge-litert`` (the optional ``selfie`` extra).  The model is never vendored: pass its
     path as ``selfie:PATH`` or ``model_path=`` (``p2i eval --selfie-model PATH``).
-``model:CHECKPOINT``
-    Registered by ``p2i_net`` (the learned person score), see :func:`register_score_source`.
+Other packages add sources through the ``p2i.score_sources`` entry-point group
+(:mod:`p2i_prior.plugins`), loaded when their name is first asked for; this distribution's
+learned person score, ``model:CHECKPOINT``, is one.  :func:`register_score_source` adds one at
+run time.
 
 Examples
 --------
@@ -30,13 +32,12 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any, Callable
 
 import numpy as np
 
-from ._util import check_ndim, shape_str, to_numpy
+from .checks import check_ndim, shape_str, to_numpy
 
 __all__ = [
     "MissingScoreError",
@@ -49,10 +50,10 @@ __all__ = [
     "available_score_sources",
 ]
 
-#: Factories by name: ``factory(argument: str | None, **options) -> source``.
+#: Factories by name: ``factory(argument: str | None, **options) -> source``.  The built-in
+#: sources, those given to :func:`register_score_source`, and the entry points of the
+#: ``p2i.score_sources`` group once loaded.
 _REGISTRY: dict[str, Callable[..., Any]] = {}
-#: Modules that register a source when imported (tried when the name is not yet registered).
-_PLUGIN_MODULES: dict[str, str] = {"model": "p2i_net.scores"}
 
 
 class MissingScoreError(FileNotFoundError):
@@ -313,8 +314,31 @@ def register_score_source(name: str, factory: Callable[..., Any]) -> None:
 
 
 def available_score_sources() -> list[str]:
-    """Names of the registered score sources (plug-ins not yet imported are not listed)."""
-    return sorted(_REGISTRY)
+    """Names of the score sources: the registered ones and those of the ``p2i.score_sources``
+    entry points (listed without being loaded)."""
+    from . import plugins
+
+    return sorted(set(_REGISTRY) | {ep.name for ep in plugins.entry_points(plugins.SCORE_SOURCES)})
+
+
+def _plugin_factory(name: str) -> Callable[..., Any] | None:
+    """Load the ``p2i.score_sources`` entry point ``name`` and register it; None if there is none.
+
+    Raises ``ValueError`` naming the entry point when it cannot be loaded (an optional part
+    missing, or a broken plugin: the cause is in the message, and chained).
+    """
+    from . import plugins
+
+    for ep in plugins.entry_points(plugins.SCORE_SOURCES):
+        if ep.name != name:
+            continue
+        try:
+            factory = ep.load()
+        except ImportError as exc:
+            raise ValueError(f"score: {name!r} needs {ep.module}, which failed to import: {exc}") from exc
+        register_score_source(name, factory)
+        return factory
+    return None
 
 
 def make_score_source(spec: str, **options: Any) -> Any:
@@ -340,17 +364,13 @@ def make_score_source(spec: str, **options: Any) -> Any:
         raise ValueError(f"score: expected a spec such as 'gt', 'files:DIR' or 'selfie', got {spec!r}")
     name, _, arg = spec.partition(":")
     arg = arg or None
-    if name not in _REGISTRY and name in _PLUGIN_MODULES:
-        try:
-            importlib.import_module(_PLUGIN_MODULES[name])
-        except ImportError as exc:
-            raise ValueError(f"score: {name!r} needs {_PLUGIN_MODULES[name]}, which failed to import: {exc}") from None
-    if name not in _REGISTRY:
+    factory = _REGISTRY.get(name) or _plugin_factory(name)
+    if factory is None:
         raise ValueError(
-            f"score: expected one of {', '.join(sorted(set(_REGISTRY) | set(_PLUGIN_MODULES)))} "
+            f"score: expected one of {', '.join(available_score_sources())} "
             f"(optionally NAME:ARGUMENT), got {spec!r}"
         )
-    return _REGISTRY[name](arg, **options)
+    return factory(arg, **options)
 
 
 def _gt_factory(arg: str | None, **options: Any) -> GTScore:

@@ -245,13 +245,6 @@ def test_bench_imports_itself_only_relatively():
                 assert name.split(".")[0] not in ("bench", "p2i_bench"), f"{fname}:{node.lineno} imports {name}"
 
 
-def test_bench_installs_as_p2i_bench():
-    import p2i_bench
-
-    assert p2i_bench.__name__ == "p2i_bench"
-    assert os.path.samefile(os.path.dirname(p2i_bench.__file__), BENCH_DIR)
-
-
 def test_python_m_p2i_bench_runs_anywhere(tmp_path):
     import subprocess
     import sys

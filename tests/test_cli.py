@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from p2i_prior.cli import main
@@ -17,11 +18,112 @@ def run_p2i(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "p2i_prior", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+def commands(parser) -> list[str]:
+    """The subcommand names of a parser, in the order ``--help`` lists them."""
+    (action,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    return list(action.choices)
+
+
 def test_help_lists_commands():
     r = run_p2i("--help")
     assert r.returncode == 0
-    for cmd in ("demo", "segment", "eval"):
-        assert cmd in r.stdout
+    for cmd in ("demo", "segment", "eval", "train", "eval-net", "bench"):
+        assert f"\n    {cmd} " in r.stdout, cmd
+
+
+def test_commands_are_registered_through_entry_points():
+    from p2i_prior import plugins
+    from p2i_prior.cli import build_parser
+
+    eps = {ep.name: ep.value for ep in plugins.entry_points(plugins.COMMANDS)}
+    assert eps == {"commands": "p2i_prior.commands:register", "evaluate": "p2i_prior.evaluate:register",
+                   "net": "p2i_net.cli:register", "bench": "p2i_bench.cli:register"}
+    names = commands(build_parser())
+    assert names[:3] == ["demo", "segment", "eval"]  # p2i's own first
+    assert sorted(names[3:]) == ["bench", "eval-net", "train"]
+
+
+HELLO = """
+def register(sub):
+    p = sub.add_parser("hello", help="say hello")
+    p.add_argument("--name", default="world")
+    p.set_defaults(func=lambda args: print(f"hello {args.name}"))
+"""
+
+
+def test_a_package_adds_a_command(tmp_path, monkeypatch, capsys):
+    from fake_plugins import make_distribution
+
+    make_distribution(tmp_path, "p2i-hello", {"p2i.commands": {"hello": "p2i_hello_cmd:register",
+                                                               "hello2": "p2i_hello_mod"}},
+                      {"p2i_hello_cmd.py": HELLO, "p2i_hello_mod.py": HELLO.replace('"hello"', '"hello2"')})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["hello", "--name", "p2i"]) == 0  # a callable register
+    assert capsys.readouterr().out == "hello p2i\n"
+    assert main(["hello2"]) == 0  # a module with register()
+    assert capsys.readouterr().out == "hello world\n"
+
+
+def test_missing_optional_parts_are_skipped_and_broken_plugins_raise(tmp_path, monkeypatch):
+    from fake_plugins import make_distribution
+
+    from p2i_prior.cli import build_parser
+
+    make_distribution(
+        tmp_path / "optional", "p2i-optional",
+        {"p2i.commands": {"ghost": "p2i_ghost_pkg.cli:register",  # its own package is not installed
+                          "fancy": "p2i_fancy_cmd:register"}},  # its extra's dependency is not installed
+        {"p2i_fancy_cmd.py": "import p2i_fancy_dep_absent\n" + HELLO},
+        requires=["numpy", 'p2i-fancy-dep-absent>=1; extra == "fancy"'])
+    monkeypatch.syspath_prepend(str(tmp_path / "optional"))
+    names = commands(build_parser())
+    assert "demo" in names and "hello" not in names
+    # a module imported that is no optional requirement: the plugin is broken, and says so
+    make_distribution(tmp_path / "broken", "p2i-broken", {"p2i.commands": {"broken": "p2i_broken_cmd:register"}},
+                      {"p2i_broken_cmd.py": "import p2i_typo_absent\n"}, requires=["numpy"])
+    monkeypatch.syspath_prepend(str(tmp_path / "broken"))
+    with pytest.raises(ModuleNotFoundError, match="p2i_typo_absent"):
+        build_parser()
+
+
+def test_missing_core_dependency_of_a_plugin_raises(tmp_path, monkeypatch):
+    from fake_plugins import make_distribution
+
+    from p2i_prior.cli import build_parser
+
+    make_distribution(tmp_path, "p2i-core", {"p2i.commands": {"core": "p2i_core_cmd:register"}},
+                      {"p2i_core_cmd.py": "import p2i_core_dep_absent\n"}, requires=["p2i-core-dep-absent>=1"])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError, match="p2i_core_dep_absent"):
+        build_parser()
+
+
+def test_skip_rule_on_this_distribution():
+    """torch is an optional dependency (the ``net`` extra): a net plugin that needs it is skipped
+    without it; a missing core dependency or a typo is not."""
+    from p2i_prior import plugins
+
+    (net,) = [ep for ep in plugins.entry_points(plugins.COMMANDS) if ep.name == "net"]
+    for missing, skipped in (("torch", True), ("torch.nn", True), ("p2i_net", True), ("p2i_net.cli", True),
+                             ("numpy", False), ("p2i_net.nope", False), ("p2i", False), (None, False)):
+        exc = ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+        assert plugins.optional_part_missing(net, exc) is skipped, missing
+
+
+def test_help_without_torch_lists_the_net_commands():
+    """As before the registry: the net commands register without torch (they import it when run)."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from p2i_prior.cli import main\n"
+            "sys.exit(main(['--help']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "\n    train " in r.stdout and "\n    eval-net " in r.stdout
+
+
+def test_python_m_p2i_net_cli_still_runs():
+    r = subprocess.run([sys.executable, "-m", "p2i_net.cli", "--help"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "train" in r.stdout and "eval-net" in r.stdout and "demo" not in r.stdout
 
 
 def test_demo_runs_and_writes_the_figure(tmp_path):

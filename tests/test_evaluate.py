@@ -94,6 +94,52 @@ def test_score_registry_and_bad_specs(tmp_path):
     assert make_score_source("half")(None, np.zeros((2, 3, 3), np.uint8)).shape == (2, 3)
 
 
+CONST_SOURCE = """
+import numpy as np
+
+
+def factory(arg, **options):
+    value = float(arg or 1.0)
+    return lambda record, image: np.full(image.shape[:2], value, np.float32)
+"""
+
+
+def test_score_sources_of_other_packages_come_through_entry_points(tmp_path, monkeypatch):
+    from fake_plugins import make_distribution
+
+    from p2i_prior import scores
+
+    monkeypatch.setattr(scores, "_REGISTRY", {k: scores._REGISTRY[k] for k in ("gt", "files", "selfie")})
+    make_distribution(tmp_path, "p2i-more-scores",
+                      {"p2i.score_sources": {"const": "p2i_const_score:factory", "broken": "p2i_broken_score:factory"}},
+                      {"p2i_const_score.py": CONST_SOURCE, "p2i_broken_score.py": "import p2i_score_dep_absent\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert {"broken", "const", "files", "gt", "model", "selfie"} <= set(available_score_sources())
+    assert "const" not in scores._REGISTRY  # listed without being loaded
+    np.testing.assert_array_equal(make_score_source("const:0.25")(None, np.zeros((2, 3, 3), np.uint8)),
+                                  np.full((2, 3), 0.25, np.float32))
+    assert "const" in scores._REGISTRY
+    with pytest.raises(ValueError, match=r"score: 'broken' needs p2i_broken_score, which failed to import: "
+                                         r"No module named 'p2i_score_dep_absent'"):
+        make_score_source("broken")
+    with pytest.raises(ValueError, match=r"score: expected one of broken, const, files, gt, model, selfie "
+                                         r"\(optionally NAME:ARGUMENT\), got 'oracle'"):
+        make_score_source("oracle")
+
+
+def test_model_score_source_resolves_through_the_registry(tmp_path, monkeypatch):
+    from p2i_prior import plugins, scores
+
+    monkeypatch.setattr(scores, "_REGISTRY", {k: v for k, v in scores._REGISTRY.items() if k != "model"})
+    (ep,) = [ep for ep in plugins.entry_points(plugins.SCORE_SOURCES) if ep.name == "model"]
+    assert ep.value == "p2i_net.scores:model_source"
+    with pytest.raises(FileNotFoundError, match="model: checkpoint not found"):
+        make_score_source(f"model:{tmp_path / 'none.pt'}")
+    assert scores._REGISTRY["model"] is ep.load()
+    with pytest.raises(ValueError, match=r"model: expected model:CHECKPOINT"):
+        make_score_source("model")
+
+
 def test_selfie_without_litert_says_how_to_install(monkeypatch, tmp_path):
     import sys
 
