@@ -77,7 +77,6 @@ def run(args: argparse.Namespace) -> dict:
     from numba import cuda
 
     import p2i_prior as p
-    from p2i_prior import _gpu
     from p2i_prior.synthetic import make_scenes
 
     from .core import machine_info, measure_group, ratio
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> dict:
         return measure_group(fns, repeat=args.repeat, warmup=2, sync=sync if gpu_sync else None)
 
     if "sobel" in args.cases:
-        fns = {"gpu_batch": lambda: _gpu.sobel_batch(d_imgs),
+        fns = {"gpu_batch": lambda: p.sobel_batch(d_imgs),
                "cpu_per_image": lambda: [p.sobel(im) for im in imgs]}
         if cupy is not None:
             from cupyx.scipy import ndimage as cnd
@@ -123,11 +122,11 @@ def run(args: argparse.Namespace) -> dict:
         report["cases"]["sobel"] = {"B": B, **_summary(m), "vs_cpu": ratio(m["cpu_per_image"], m["gpu_batch"])}
 
     if "rag" in args.cases or "sssp" in args.cases:
-        edge = _gpu.sobel_batch(d_imgs)
-        m = group({"gpu_batch": lambda: _gpu.build_rags(d_labels, edge),
+        edge = p.sobel_batch(d_imgs)
+        m = group({"gpu_batch": lambda: p.build_rags(d_labels, edge),
                    "cpu_per_image": lambda: [p.build_rag(labels[b], edge[b].copy_to_host()) for b in range(B)]})
         report["cases"]["rag"] = {"B": B, **_summary(m), "vs_cpu": ratio(m["cpu_per_image"], m["gpu_batch"])}
-        graphs = _gpu.build_rags(d_labels, edge)
+        graphs = p.build_rags(d_labels, edge)
         K = int(graphs.n_nodes.max())
         seeds = np.zeros((B, args.people, K), bool)
         for b in range(B):
@@ -138,7 +137,7 @@ def run(args: argparse.Namespace) -> dict:
         for solver in ("sssp", "apsp"):
             if solver == "apsp" and "fw" not in args.cases:
                 continue
-            m = group({"gpu_batch": lambda: _gpu.rag_distances(graphs, d_seeds, solver),
+            m = group({"gpu_batch": lambda: p.rag_distances(graphs, d_seeds, solver),
                        "cpu_per_image": lambda: [p.rag_distance(hosts[b], seeds[b, :, : hosts[b].n_nodes], solver)
                                                  for b in range(B)]})
             report["cases"][f"rag_distance_{solver}"] = {"B": B, "K": K, **_summary(m),
@@ -164,7 +163,7 @@ def run(args: argparse.Namespace) -> dict:
     if "sweep" in args.cases:
         masks = np.stack([p.skeleton_mask(k, (H, W)).any(0) for k in kps])
         d_masks = cuda.to_device(masks)
-        fns = {"gpu_batch": lambda: _gpu.sweep_distance(d_masks),
+        fns = {"gpu_batch": lambda: p.sweep_distance(d_masks),
                "cpu": lambda: p.sweep_distance(masks)}
         if cupy is not None:
             from cupyx.scipy import ndimage as cnd
@@ -182,11 +181,11 @@ def run(args: argparse.Namespace) -> dict:
         rng = np.random.default_rng(1)
         d = cuda.to_device(rng.random((B, args.people, labels.max() + 1)).astype(np.float32))
         sc = cuda.to_device(rng.random((B, H, W)).astype(np.float32))
-        m = group({"gpu_batch": lambda: _gpu.fuse(d, sc, temperature=0.05, labels=d_labels)})
+        m = group({"gpu_batch": lambda: p.fuse(d, sc, temperature=0.05, labels=d_labels)})
         report["cases"]["fusion"] = {"B": B, **_summary(m)}
 
     if "pipeline" in args.cases:
-        m = group({"gpu_batch": lambda: _gpu.pose_instance_maps(d_imgs, kps, labels=d_labels),
+        m = group({"gpu_batch": lambda: p.pose_instance_maps(d_imgs, kps, labels=d_labels),
                    "cpu_per_image": lambda: [p.pose_instance_map(imgs[b], kps[b], labels=labels[b])
                                              for b in range(B)]})
         ips = B / m["gpu_batch"].median_s

@@ -14,7 +14,7 @@ Instead of sorting the entries (the CPU route), pairs are reduced in a per-row o
 
 1. ``count_kernel``: per pixel, each distinct neighbour adds 1 to ``row_count[lo]`` (global
    id of the smaller label): an upper bound on ``lo``'s number of larger neighbours.
-2. ``exclusive_scan`` (``cuda_slic.scan_rows_kernel`` on one row, one block): ``slot_off`` =
+2. ``exclusive_scan`` (``cuda_common.scan_rows_kernel`` on one row, one block): ``slot_off`` =
    exclusive prefix sum of ``row_count``.
 3. ``insert_kernel``: per pixel and distinct neighbour, row ``lo`` probes its slots
    ``slot_off[lo]..`` from the start with ``atomic.cas(-1 -> hi)`` until it finds ``hi`` or
@@ -32,33 +32,23 @@ one float32 ulp always.  Nothing here validates its input.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import cuda, float32, float64, int64
 
+from .cuda_common import LAUNCH, blocks as _blocks, exclusive_scan, full
+
 __all__ = [
-    "THREADS",
-    "SCAN_THREADS",
     "label_max_kernel",
     "count_kernel",
     "insert_kernel",
     "degree_kernel",
     "fill_kernel",
     "sort_rows_kernel",
-    "exclusive_scan",
-    "fill_value_kernel",
-    "full",
     "build_rag_batched",
     "seeds_from_pixels_kernel",
     "pixel_mask_kernel",
-    "stats_kernel",
 ]
-
-#: Threads per block of the per-pixel / per-node kernels.
-THREADS = 256
-#: Threads of the one-block prefix sum.
-SCAN_THREADS = 1024
 
 
 def neighbour_label(labels, r, c, H, W, d):
@@ -198,40 +188,8 @@ def sort_rows_kernel(indptr, indices, weights, counts):
         counts[j + 1] = n
 
 
-@cuda.jit(cache=True)
-def fill_value_kernel(arr, value):
-    """arr[:] = value for a 1-d array."""
-    i = cuda.grid(1)
-    if i < arr.shape[0]:
-        arr[i] = value
-
-
-def _blocks(n: int, threads: int) -> int:
-    return max((n + threads - 1) // threads, 1)
-
-
-def full(n: int, value, dtype, threads=THREADS, stream=0):
-    """(n,) device array of ``dtype`` filled with ``value`` on the device (no host copy)."""
-    arr = cuda.device_array(n, dtype, stream=stream)
-    if n:
-        fill_value_kernel[_blocks(n, threads), threads, stream](arr, np.dtype(dtype).type(value))
-    return arr
-
-
-def exclusive_scan(src, scan_threads=SCAN_THREADS, stream=0):
-    """(n + 1,) int64 device array: 0 followed by the running sums of the (n,) ``src``."""
-    if scan_threads > 1024:
-        raise ValueError(f"scan_threads: expected at most 1024, got {scan_threads}")
-    from .cuda_slic import scan_rows_kernel
-
-    n = src.shape[0]
-    dst = cuda.device_array(n + 1, np.int64, stream=stream)
-    scan_rows_kernel[1, scan_threads, stream](src.reshape(1, n), dst.reshape(1, n + 1))
-    return dst
-
-
-def build_rag_batched(labels, edge, node_offsets=None, block=(32, 8), threads=THREADS,
-                      scan_threads=SCAN_THREADS, stream=0):
+def build_rag_batched(labels, edge, node_offsets=None, block=None, threads=None,
+                      scan_threads=None, stream=0):
     """Region adjacency graphs of a batch of label images, all on the device.
 
     Parameters
@@ -247,6 +205,9 @@ def build_rag_batched(labels, edge, node_offsets=None, block=(32, 8), threads=TH
     indptr : (V + 1,) int64, indices : (2E,) int32 (global ids), weights : (2E,) float32,
     counts : (2E,) int32 device arrays, and node_offsets : (B + 1,) int64 host array.
     """
+    block = LAUNCH["block"] if block is None else block
+    threads = LAUNCH["threads"] if threads is None else threads
+    scan_threads = LAUNCH["scan"] if scan_threads is None else scan_threads
     B, H, W = labels.shape
     grid = (_blocks(W, block[0]), _blocks(H, block[1]), B)
     blk = (int(block[0]), int(block[1]), 1)
@@ -298,32 +259,3 @@ def pixel_mask_kernel(pix_inst, rows, cols, mask):
     q = cuda.grid(1)
     if q < rows.shape[0]:
         mask[pix_inst[q], rows[q], cols[q]] = 1
-
-
-@cuda.jit(cache=True)
-def stats_kernel(flat, out):
-    """Validation statistics of a 1-d array in one pass (grid-stride loop, then 4 atomics).
-
-    out (4,) float64, initialised to ``[inf, -inf, 0, 0]`` by the caller, becomes
-    ``[min, max]`` over the finite values, the number of non-finite values, and the number of
-    values other than 0 and 1.
-    """
-    start = cuda.grid(1)
-    step = cuda.gridsize(1)
-    lo = math.inf
-    hi = -math.inf
-    bad = 0.0
-    odd = 0.0
-    for i in range(start, flat.shape[0], step):
-        v = float64(flat[i])
-        if math.isfinite(v):
-            lo = min(lo, v)
-            hi = max(hi, v)
-        else:
-            bad += 1.0
-        if v != 0.0 and v != 1.0:
-            odd += 1.0
-    cuda.atomic.min(out, 0, lo)
-    cuda.atomic.max(out, 1, hi)
-    cuda.atomic.add(out, 2, bad)
-    cuda.atomic.add(out, 3, odd)

@@ -49,12 +49,10 @@ import numpy as np
 from numba import cuda, float32, float64, int32, uint8
 
 from ._twin import twin
+from .cuda_common import LAUNCH, blocks
 
 __all__ = [
-    "TILE",
-    "ROWS",
     "SMEM_NODES",
-    "BF_THREADS",
     "fw_init_kernel",
     "fw_edges_kernel",
     "fw_phase12",
@@ -68,15 +66,8 @@ __all__ = [
     "bellman_ford_batched",
 ]
 
-#: Floyd–Warshall tile edge ``T`` and rows per thread ``R`` of the precompiled kernels.
-TILE = 32
-ROWS = 4
 #: Largest graph whose Bellman–Ford state lives in shared memory (float64 + 2 flag bytes each).
 SMEM_NODES = 3072
-#: Threads per Bellman–Ford block.
-BF_THREADS = 256
-#: Threads per block of the small helper kernels.
-THREADS = 256
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,24 +212,26 @@ def _fw_phase3(D, diag_in, kb):
 
 
 @functools.lru_cache(maxsize=None)
-def fw_kernels(tile: int = TILE, rows: int = ROWS):
+def fw_kernels(tile: int, rows: int):
     """``(phase12, phase3)`` Floyd–Warshall kernels for a tile edge and rows per thread.
 
     ``tile`` must be a multiple of ``rows``; blocks are ``(tile, tile // rows)`` threads.
     """
     if tile % rows:
         raise ValueError(f"rows: expected a divisor of tile={tile}, got {rows}")
-    if tile == TILE and rows == ROWS:
+    if (tile, rows) == _PRECOMPILED:
         return fw_phase12, fw_phase3
     consts = {"TILE_": tile, "ROWS_": rows}
     return twin(_fw_phase12, cuda.jit, **consts), twin(_fw_phase3, cuda.jit, **consts)
 
 
-fw_phase12 = twin(_fw_phase12, cuda.jit(cache=True), TILE_=TILE, ROWS_=ROWS)
-fw_phase3 = twin(_fw_phase3, cuda.jit(cache=True), TILE_=TILE, ROWS_=ROWS)
+#: (tile, rows) of the precompiled kernels: the launch table's at import.
+_PRECOMPILED = (LAUNCH["tile"], LAUNCH["rows"])
+fw_phase12 = twin(_fw_phase12, cuda.jit(cache=True), TILE_=_PRECOMPILED[0], ROWS_=_PRECOMPILED[1])
+fw_phase3 = twin(_fw_phase3, cuda.jit(cache=True), TILE_=_PRECOMPILED[0], ROWS_=_PRECOMPILED[1])
 
 
-def floyd_warshall_batched(indptr, indices, weights, node_offsets, n_pad, tile=TILE, rows=ROWS,
+def floyd_warshall_batched(indptr, indices, weights, node_offsets, n_pad, tile=None, rows=None,
                            stream=0):
     """All-pairs distances of every graph of a batch.
 
@@ -254,6 +247,8 @@ def floyd_warshall_batched(indptr, indices, weights, node_offsets, n_pad, tile=T
     -------
     D : (G, N, N) float32 device array
     """
+    tile = LAUNCH["tile"] if tile is None else tile
+    rows = LAUNCH["rows"] if rows is None else rows
     G = node_offsets.shape[0] - 1
     N = int(n_pad)
     if N % tile:
@@ -263,7 +258,8 @@ def floyd_warshall_batched(indptr, indices, weights, node_offsets, n_pad, tile=T
     fw_init_kernel[((N + 15) // 16, (N + 15) // 16, G), blk, stream](D)
     V = indptr.shape[0] - 1
     if V:
-        fw_edges_kernel[(V + THREADS - 1) // THREADS, THREADS, stream](
+        threads = LAUNCH["threads"]
+        fw_edges_kernel[blocks(V, threads), threads, stream](
             indptr, indices, weights, node_offsets, D
         )
     p12, p3 = fw_kernels(tile, rows)
@@ -315,8 +311,9 @@ def min_over_seeds_kernel(D, seeds, inst_graph, out):
         cuda.syncthreads()
 
 
-def min_over_seeds(D, seeds, inst_graph, threads=THREADS, stream=0):
+def min_over_seeds(D, seeds, inst_graph, threads=None, stream=0):
     """(n, K) float32 device array: each instance's minimum over its seed rows of ``D``."""
+    threads = LAUNCH["threads"] if threads is None else threads
     n, K = seeds.shape
     if threads > 1024:
         raise ValueError(f"threads: expected at most 1024, got {threads}")
@@ -406,13 +403,14 @@ def bf_global_kernel(indptr, indices, weights, node_offsets, seeds, inst_graph, 
 
 
 def bellman_ford_batched(indptr, indices, weights, node_offsets, seeds, inst_graph,
-                         threads=BF_THREADS, force_global=False, stream=0):
+                         threads=None, force_global=False, stream=0):
     """(n, K) float32 device array of multi-source distances, one block per instance.
 
     ``seeds`` is an (n, K) uint8 device array (``K`` = the largest graph's node count, the
     columns past an instance's own graph are ignored and come back ``+inf``); ``inst_graph``
     (n,) int32 says which graph each instance lives in.
     """
+    threads = LAUNCH["bf"] if threads is None else threads
     n, K = seeds.shape
     out = cuda.device_array((n, K), np.float32, stream=stream)
     if n == 0:

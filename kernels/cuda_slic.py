@@ -51,11 +51,10 @@ import math
 from numba import cuda, float32, float64, int64
 
 from ._twin import twin
-from .cuda_sobel import device_function
+from .cuda_common import LAUNCH, device_function
 from .slic import lab_f_py, linear_rgb_to_lab_py, slic_distance_py, srgb_to_linear_py
 
 __all__ = [
-    "UPDATE_THREADS",
     "minmax_kernel",
     "lab_kernel",
     "assign_kernel",
@@ -70,16 +69,12 @@ __all__ = [
     "bfs_link_kernel",
     "merge_kernel",
     "kept_kernel",
-    "scan_rows_kernel",
     "final_label_kernel",
     "zero_region_kernel",
     "zero_fix_kernel",
     "used_kernel",
     "relabel_kernel",
 ]
-
-#: Threads per block of the per-cluster update (its window is ~9 cells of pixels).
-UPDATE_THREADS = 128
 
 _dev = device_function()
 _srgb_to_linear = twin(srgb_to_linear_py, _dev)
@@ -265,15 +260,17 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, centres, alive, done):
             alive[b, k] = 0
 
 
-update_kernel = twin(_update, cuda.jit(cache=True), UPDATE_THREADS_=UPDATE_THREADS)
+#: Block size of the precompiled update kernel: the launch table's at import.
+_PRECOMPILED_UPDATE = LAUNCH["update"]
+update_kernel = twin(_update, cuda.jit(cache=True), UPDATE_THREADS_=_PRECOMPILED_UPDATE)
 
 
 @functools.lru_cache(maxsize=None)
-def update_kernels(threads: int = UPDATE_THREADS):
+def update_kernels(threads: int):
     """The update kernel for blocks of ``threads`` threads (a power of two <= 1024)."""
     if threads < 1 or threads > 1024 or threads & (threads - 1):
         raise ValueError(f"threads: expected a power of two <= 1024, got {threads}")
-    if threads == UPDATE_THREADS:
+    if threads == _PRECOMPILED_UPDATE:
         return update_kernel
     return twin(_update, cuda.jit, UPDATE_THREADS_=threads)
 
@@ -440,36 +437,6 @@ def kept_kernel(parent, size, min_size, kept):
     if b < parent.shape[0] and p < parent.shape[1]:
         keep = parent[b, p] == p and (p == 0 or size[b, p] >= min_size)
         kept[b, p] = 1 if keep else 0
-
-
-@cuda.jit(cache=True)
-def scan_rows_kernel(src, dst):
-    """dst[b, 0] = 0, dst[b, i + 1] = src[b, 0] + ... + src[b, i]; one block per row b."""
-    b = cuda.blockIdx.x
-    n = src.shape[1]
-    tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
-    part = cuda.shared.array(1024, int64)
-    chunk = (n + nt - 1) // nt
-    lo = tid * chunk
-    hi = min(lo + chunk, n)
-    s = int64(0)
-    for i in range(lo, hi):
-        s += src[b, i]
-    part[tid] = s
-    cuda.syncthreads()
-    if tid == 0:
-        run = int64(0)
-        for t in range(nt):
-            v = part[t]
-            part[t] = run
-            run += v
-        dst[b, 0] = 0
-    cuda.syncthreads()
-    run = part[tid]
-    for i in range(lo, hi):
-        run += src[b, i]
-        dst[b, i + 1] = run
 
 
 @cuda.jit(cache=True)

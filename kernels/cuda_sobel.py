@@ -15,42 +15,26 @@ Kernels (one thread per output pixel, ``grid = (ceil(W / bx), ceil(H / by), B)``
   CPU path's ``arr.astype(float64) * scale`` for grey inputs).
 * ``sobel_grey_kernel(grey, out)``: (B, H, W) float -> (B, H, W) float32.
 
-Nothing here validates its input: :mod:`p2i_prior._gpu` does.
+Nothing here validates its input: :mod:`p2i_prior.edges` does.
 """
 
 from __future__ import annotations
 
 import math
 
-from numba import config, cuda
+from numba import cuda
 
 from ._twin import twin
+from .cuda_common import LAUNCH, device_function, grid_2d
 from .sobel import grey_at, reflect_index, sobel_at
 
 __all__ = [
-    "device_function",
-    "DEFAULT_BLOCK",
     "sobel_rgb_kernel",
     "scale_kernel",
     "sobel_grey_kernel",
     "launch_sobel_rgb",
     "launch_sobel_grey",
-    "grid_2d",
 ]
-
-#: Threads per block ``(x, y)``: 32 consecutive pixels of a row per warp (coalesced).
-DEFAULT_BLOCK = (32, 8)
-
-
-
-def device_function(func=None):
-    """``cuda.jit(device=True, forceinline=True)`` (the simulator knows no ``forceinline``)."""
-    if config.ENABLE_CUDASIM:
-        deco = cuda.jit(device=True)
-    else:
-        deco = cuda.jit(device=True, forceinline=True)
-    return deco if func is None else deco(func)
-
 
 _device = device_function()
 _reflect_index = twin(reflect_index, _device)
@@ -111,20 +95,17 @@ def sobel_grey_kernel(grey, out):
         out[b, r, c] = _sobel_at(grey[b], r, c, H, W)
 
 
-def grid_2d(B: int, H: int, W: int, block: tuple[int, int]) -> tuple[int, int, int]:
-    """Blocks per grid for one thread per pixel of ``B`` images of ``H x W``."""
-    return ((W + block[0] - 1) // block[0], (H + block[1] - 1) // block[1], B)
-
-
-def launch_sobel_rgb(image, scale: float, out, block=DEFAULT_BLOCK, stream=0) -> None:
+def launch_sobel_rgb(image, scale: float, out, block=None, stream=0) -> None:
     """Launch ``sobel_rgb_kernel`` on device arrays ``image`` (B, H, W, 3), ``out`` (B, H, W)."""
+    block = LAUNCH["block"] if block is None else block
     B, H, W = out.shape
     threads = (int(block[0]), int(block[1]), 1)
     sobel_rgb_kernel[grid_2d(B, H, W, block), threads, stream](image, float(scale), out)
 
 
-def launch_sobel_grey(image, scale: float, grey, out, block=DEFAULT_BLOCK, stream=0) -> None:
+def launch_sobel_grey(image, scale: float, grey, out, block=None, stream=0) -> None:
     """``grey = image * scale`` (float64, (B, H, W)), then the Sobel magnitude into ``out``."""
+    block = LAUNCH["block"] if block is None else block
     B, H, W = out.shape
     grid = grid_2d(B, H, W, block)
     threads = (int(block[0]), int(block[1]), 1)

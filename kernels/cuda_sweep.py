@@ -28,19 +28,16 @@ import math
 import numpy as np
 from numba import cuda, float32, float64, int32
 
+from .cuda_common import LAUNCH
 from .sweep import godunov_update
 
 __all__ = [
-    "THREADS",
     "sweep_kernel",
     "sweep_batched",
     "image_sum_kernel",
     "edge_slowness_kernel",
     "reciprocal_kernel",
 ]
-
-#: Threads per block (one block per instance; a diagonal is at most min(H, W) nodes long).
-THREADS = 512
 
 _godunov = cuda.jit(device=True)(godunov_update)
 
@@ -131,8 +128,13 @@ def sweep_kernel(seeds, slowness, plane, uniform, max_sweeps, tol, out, sweeps, 
 
 
 def sweep_batched(seeds, slowness, plane, uniform: bool, max_sweeps: int, tol: float,
-                  threads=THREADS, stream=0):
-    """Launch :func:`sweep_kernel`; returns ``(out, sweeps, last_change)`` device arrays."""
+                  threads=None, stream=0):
+    """Launch :func:`sweep_kernel`; returns ``(out, sweeps, last_change)`` device arrays.
+
+    ``threads`` per block (one block per instance; a diagonal is at most min(H, W) nodes long),
+    default ``LAUNCH["sweep"]``.
+    """
+    threads = LAUNCH["sweep"] if threads is None else threads
     n, H, W = seeds.shape
     out = cuda.device_array((n, H, W), np.float32, stream=stream)
     sweeps = cuda.device_array(n, np.int64, stream=stream)

@@ -38,7 +38,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from scipy import ndimage
 
-from p2i_prior._util import (check_choice, check_ndim, check_positive_float, check_positive_int,
+from p2i_prior.checks import (check_choice, check_ndim, check_positive_float, check_positive_int,
                              shape_str, to_numpy)
 from p2i_prior.skeleton import COCO_FLIP_PAIRS, check_keypoints
 

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from p2i_prior._util import check_positive_float, check_positive_int, shape_str, to_numpy
+from p2i_prior.checks import check_positive_float, check_positive_int, shape_str, to_numpy
 
 __all__ = ["predict_instances", "heatmap_keypoints", "person_score", "evaluate_checkpoints",
            "reference_rows", "format_table", "TABLE_IOUS", "pck"]

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from p2i_prior._util import check_choice, check_positive_float, check_positive_int
+from p2i_prior.checks import check_choice, check_positive_float, check_positive_int
 
 __all__ = ["Pose2SegNet", "DeepLabLargeFOV", "DilatedResNet", "seg_only", "multitask", "cascaded",
            "build_model", "MODEL_KINDS", "BACKBONES", "NUM_KEYPOINTS"]

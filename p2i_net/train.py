@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from p2i_prior._util import check_choice, check_positive_float, check_positive_int
+from p2i_prior.checks import check_choice, check_positive_float, check_positive_int
 
 __all__ = ["TrainConfig", "train", "save_checkpoint", "load_checkpoint", "load_model",
            "compute_loss", "build_dataset", "CHECKPOINT_FORMAT"]

@@ -3,15 +3,21 @@
 The public functions are imported lazily (``p2i_prior.slic`` imports numba only when first
 used), so ``import p2i_prior`` and ``p2i --help`` stay fast.
 
-Primitives
-----------
-slic, sobel, build_rag, RAG, skeleton_pixels, skeleton_mask, seed_superpixels,
-rag_distance, sweep_distance
+Steps (each with a CPU and a GPU driver; batch forms run a batch in one pass on the GPU)
+--------------------------------------------------------------------------------------
+slic, slic_batch, sobel, sobel_batch, build_rag, build_rags, RAG, RAGBatch, skeleton_pixels,
+skeleton_mask, seed_superpixels, rag_distance, rag_distances, sweep_distance
+
+Fusion and gates
+----------------
+softmax_instances, segment_instances, fuse, box_instances, component_gate, instance_scales
 
 Pipeline
 --------
-pose_instance_map, segment_instances, segment_people, box_instances, masks_from_labels,
+pose_instance_map, pose_instance_maps, segment_people, instance_distances, masks_from_labels,
 masks_to_rle
+
+The README's architecture section says where each step lives on each side.
 
 Synthetic data
 --------------
@@ -28,12 +34,16 @@ __version__ = "0.1.0"
 _EXPORTS = {
     # primitives
     "slic": "superpixels",
+    "slic_batch": "superpixels",
     "boundary_recall": "superpixels",
     "undersegmentation_error": "superpixels",
     "sobel": "edges",
+    "sobel_batch": "edges",
     "rgb2gray": "edges",
     "RAG": "rag",
     "build_rag": "rag",
+    "RAGBatch": "rag",
+    "build_rags": "rag",
     "COCO_KEYPOINTS": "skeleton",
     "COCO_SKELETON": "skeleton",
     "COCO_FLIP_PAIRS": "skeleton",
@@ -42,16 +52,20 @@ _EXPORTS = {
     "skeleton_mask": "skeleton",
     "seed_superpixels": "skeleton",
     "rag_distance": "graph_distance",
+    "rag_distances": "graph_distance",
     "sweep_distance": "sweep",
     # pipeline
     "pose_instance_map": "pipeline",
     "pose_instance_maps": "pipeline",
     "instance_distances": "pipeline",
-    "segment_instances": "pipeline",
     "segment_people": "pipeline",
-    "component_gate": "pipeline",
-    "instance_scales": "pipeline",
-    "box_instances": "pipeline",
+    # fusion and gates
+    "softmax_instances": "fusion",
+    "segment_instances": "fusion",
+    "fuse": "fusion",
+    "component_gate": "gates",
+    "instance_scales": "gates",
+    "box_instances": "gates",
     "masks_from_labels": "masks",
     "masks_to_rle": "masks",
 }

@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ._util import check_ndim, read_json, shape_str, to_numpy
+from .checks import check_ndim, read_json, shape_str, to_numpy
 
 __all__ = [
     "PersonImage",

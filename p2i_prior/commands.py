@@ -256,7 +256,7 @@ def _load_image(path: str) -> np.ndarray:
 
 
 def _keypoints_for_image(path: str, image_path: str, image_id: int | None) -> tuple[np.ndarray, int | None]:
-    from p2i_prior._util import read_json
+    from p2i_prior.checks import read_json
 
     data = read_json(path, "--keypoints", "a COCO json with keypoints")
     if isinstance(data, dict):

@@ -1,4 +1,9 @@
-"""Edge strength: grey conversion and the Sobel gradient magnitude."""
+"""Edge strength: grey conversion and the Sobel gradient magnitude, on the CPU or the GPU.
+
+Public: :func:`sobel`, :func:`sobel_batch`, :func:`rgb2gray`.  Each validates once, then runs
+an unchecked driver: :func:`sobel_cpu` (``kernels/sobel.py``) or :func:`sobel_device`
+(``kernels/cuda_sobel.py``), which the pipeline calls directly.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +11,70 @@ from typing import Any
 
 import numpy as np
 
-from ._util import check_finite, check_ndim, like, shape_str, to_numpy
+from . import _device as dv
+from .checks import host_info, image_scale, like, shape_str, to_numpy
 
-__all__ = ["sobel", "rgb2gray"]
-
-
-def _image_as_float_scale(arr: np.ndarray, name: str) -> float:
-    """The factor that brings ``arr`` to [0, 1] floats the way ``skimage.img_as_float`` does."""
-    kind = arr.dtype.kind
-    if kind == "b":
-        return 1.0
-    if kind == "u" or kind == "i":
-        if arr.dtype.itemsize > 2:
-            raise TypeError(
-                f"{name}: expected a uint8, uint16, int8, int16, bool or float image, got dtype {arr.dtype}"
-            )
-        info = np.iinfo(arr.dtype)
-        if kind == "i" and arr.size and arr.min() < 0:
-            raise ValueError(f"{name}: expected non-negative intensities, got minimum {int(arr.min())}")
-        return 1.0 / float(info.max)
-    if kind == "f":
-        check_finite(arr, name)
-        return 1.0
-    raise TypeError(f"{name}: expected a real-valued image, got dtype {arr.dtype}")
+__all__ = ["sobel", "sobel_batch", "rgb2gray"]
 
 
-def _check_image(image: Any, name: str = "image") -> tuple[np.ndarray, float]:
-    arr = to_numpy(image, name)
-    check_ndim(arr, name, (2, 3), "(H, W) or (H, W, 3) image")
-    if arr.ndim == 3 and arr.shape[2] != 3:
+def _check_shape(shape: tuple, name: str, batched: bool) -> None:
+    lead = 1 if batched else 0
+    if batched:
+        if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] != 3):
+            raise ValueError(f"{name}: expected (B, H, W) or (B, H, W, 3) images, got shape {shape_str(shape)}")
+        if 0 in shape:
+            raise ValueError(f"{name}: expected non-empty images, got shape {shape_str(shape)}")
+        return
+    if len(shape) not in (2, 3):
+        raise ValueError(f"{name}: expected (H, W) or (H, W, 3) image, got shape {shape_str(shape)}")
+    if len(shape) == 3 and shape[2] != 3:
         raise ValueError(
-            f"{name}: expected (H, W) or (H, W, 3) image, got shape {shape_str(arr.shape)} "
-            f"({arr.shape[2]} channels)"
+            f"{name}: expected (H, W) or (H, W, 3) image, got shape {shape_str(shape)} ({shape[2]} channels)"
         )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(arr.shape)}")
-    scale = _image_as_float_scale(arr, name)
+    if shape[lead] == 0 or shape[lead + 1] == 0:
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(shape)}")
+
+
+def check_image(image: Any, name: str = "image") -> tuple[np.ndarray, float]:
+    """A host image checked for Sobel: ``(array, scale to [0, 1])`` (float16 upcast exactly)."""
+    arr = to_numpy(image, name)
+    _check_shape(arr.shape, name, False)
+    scale = image_scale(host_info(arr, name))
     if arr.dtype == np.float16:  # the numba kernels have no half-precision type; exact upcast
         arr = arr.astype(np.float32)
     return arr, scale
+
+
+def sobel_cpu(arr: np.ndarray, scale: float) -> np.ndarray:
+    """Unchecked CPU driver: (H, W[, 3]) checked image -> (H, W) float32 magnitude."""
+    from .kernels.sobel import rgb_to_grey, sobel_grey
+
+    grey = rgb_to_grey(arr, scale) if arr.ndim == 3 else arr.astype(np.float64) * scale
+    return sobel_grey(grey)
+
+
+def sobel_device(img: Any, stream: Any = 0, block: tuple[int, int] | None = None, *,
+                 name: str = "image") -> Any:
+    """GPU driver: (B, H, W[, 3]) device images -> (B, H, W) float32 device magnitude.
+
+    Reads the value statistics it needs for the scale (signed or float images only).
+    """
+    from numba import cuda
+
+    from .kernels import cuda_sobel as ks
+
+    block = dv.launch_config("block") if block is None else block
+    scale = image_scale(dv.device_info(img, name, stream))
+    if np.dtype(img.dtype) == np.bool_:
+        img = img.view(np.uint8)
+    B, H, W = dv.shape_of(img)[:3]
+    out = cuda.device_array((B, H, W), np.float32, stream=stream)
+    if img.ndim == 4:
+        ks.launch_sobel_rgb(img, scale, out, block, stream)
+    else:
+        grey = cuda.device_array((B, H, W), np.float64, stream=stream)
+        ks.launch_sobel_grey(img, scale, grey, out, block, stream)
+    return out
 
 
 def rgb2gray(image: Any) -> Any:
@@ -65,7 +95,7 @@ def rgb2gray(image: Any) -> Any:
     >>> rgb2gray(np.full((2, 2, 3), 255, np.uint8))[0, 0]
     1.0
     """
-    arr, scale = _check_image(image)
+    arr, scale = check_image(image)
     if arr.ndim == 2:
         return like(arr.astype(np.float64) * scale, image)
     from .kernels.sobel import rgb_to_grey
@@ -99,12 +129,41 @@ def sobel(image: Any, *, device: str = "auto") -> Any:
     >>> sobel(img).round(3)[0]
     array([0.   , 0.707, 0.707, 0.   ], dtype=float32)
     """
-    from . import _gpu
+    if dv.use_gpu(device, image):
+        shp = dv.shape_of(image)
+        _check_shape(shp, "image", False)
+        dev = dv.as_device(image, "image")
+        out = sobel_device(dev.reshape((1,) + dv.shape_of(dev)), dv.stream_of(image))
+        return dv.to_kind(out.reshape(shp[:2]), image)
+    arr, scale = check_image(image)
+    return like(sobel_cpu(arr, scale), image)
 
-    if _gpu.use_gpu(device, image):
-        return _gpu.sobel(image)
-    arr, scale = _check_image(image)
-    from .kernels.sobel import rgb_to_grey, sobel_grey
 
-    grey = rgb_to_grey(arr, scale) if arr.ndim == 3 else arr.astype(np.float64) * scale
-    return like(sobel_grey(grey), image)
+def sobel_batch(images: Any, *, device: str = "auto") -> Any:
+    """Sobel magnitude of B images of one size (on the GPU: one launch for the batch).
+
+    Parameters
+    ----------
+    images : (B, H, W, 3) or (B, H, W) array (dtypes as :func:`sobel`)
+    device : {"auto", "cpu", "cuda"}
+        As :func:`sobel`.
+
+    Returns
+    -------
+    (B, H, W) float32 array of the input's kind.
+
+    Examples
+    --------
+    >>> sobel_batch(np.zeros((2, 4, 5, 3), np.uint8)).shape
+    (2, 4, 5)
+    """
+    shp = dv.shape_of(images)
+    _check_shape(shp, "images", True)
+    if dv.use_gpu(device, images):
+        out = sobel_device(dv.as_device(images, "images"), dv.stream_of(images), name="images")
+        return dv.to_kind(out, images)
+    arr = to_numpy(images, "images")
+    scale = image_scale(host_info(arr, "images"))
+    if arr.dtype == np.float16:
+        arr = arr.astype(np.float32)
+    return like(np.stack([sobel_cpu(a, scale) for a in arr]), images)

@@ -388,7 +388,7 @@ def evaluate_methods(
     >>> report = evaluate_methods("coco/annotations.json", methods=["box", "rag"])  # doctest: +SKIP
     >>> print(report["table"])  # doctest: +SKIP
     """
-    from ._util import check_choice, check_positive_float, check_positive_int
+    from .checks import check_choice, check_positive_float, check_positive_int
     from .coco import PersonSet, evaluate_segm, load_persons
     from .scores import make_score_source
 
@@ -534,7 +534,7 @@ def _with_predicted_keypoints(records: list, path: str | os.PathLike) -> tuple[l
     """The records with their keypoints replaced by the predictions in ``path``."""
     import dataclasses
 
-    from ._util import read_json
+    from .checks import read_json
 
     entries = read_json(path, "keypoints", "a COCO keypoint-results json")
     if not isinstance(entries, list):

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._util import _short, check_labels, check_ndim, shape_str, to_numpy
+from .checks import _short, check_labels, check_ndim, shape_str, to_numpy
 
 __all__ = ["masks_from_labels", "masks_to_rle", "rle_to_masks"]
 

@@ -31,15 +31,40 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._util import (
+from . import _device as dv
+from .checks import (
     check_choice,
-    check_positive_int,
-    check_finite,
     check_ndim,
     check_positive_float,
+    check_positive_int,
+    check_threshold,
     like,
     shape_str,
     to_numpy,
+)
+from .defaults import (
+    DEFAULT_TEMPERATURE,
+    MAX_SWEEPS,
+    METHODS,
+    N_SEGMENTS,
+    SLIC_ENFORCE_CONNECTIVITY,
+    SLIC_MAX_NUM_ITER,
+    SLIC_MAX_SIZE_FACTOR,
+    SLIC_MIN_SIZE_FACTOR,
+    SOLVERS,
+)
+from .fusion import check_score, nearest_instances, segment_instances, softmax_instances
+from .gates import (  # noqa: F401  (re-exported: p2i_prior.pipeline's public names)
+    BODY_PROPORTIONS,
+    FACE_PROPORTIONS,
+    MIN_SCALE,
+    box_instances,
+    box_masks as _box_masks,
+    check_boxes as _check_boxes,
+    component_gate,
+    instance_gates as _gates,
+    instance_scales,
+    touched_components as _touched_components,
 )
 from .skeleton import check_keypoints
 
@@ -55,15 +80,6 @@ __all__ = [
     "DEFAULT_TEMPERATURE",
 ]
 
-METHODS = ("rag", "sweep", "geodesic")
-#: Default softmax temperature per method, in the units of its distance: summed mean Sobel
-#: strength (in [0, 1] grey units) for "rag", pixels for "sweep", edge-weighted pixels for
-#: "geodesic".  The temperature shapes the soft map only; labels from
-#: :func:`segment_instances` do not depend on it.
-DEFAULT_TEMPERATURE = {"rag": 0.05, "sweep": 10.0, "geodesic": 10.0}
-MIN_SCALE = 16.0
-
-
 def _check_image_and_keypoints(image: Any, keypoints: Any) -> tuple[np.ndarray, np.ndarray]:
     img = to_numpy(image, "image")
     check_ndim(img, "image", (2, 3), "(H, W) or (H, W, 3) image")
@@ -71,85 +87,6 @@ def _check_image_and_keypoints(image: Any, keypoints: Any) -> tuple[np.ndarray, 
         raise ValueError(f"image: expected a non-empty image, got shape {shape_str(img.shape)}")
     kp = check_keypoints(keypoints)
     return img, kp
-
-
-def _check_boxes(boxes: Any, n: int | None, name: str = "boxes") -> np.ndarray:
-    b = to_numpy(boxes, name, dtype=np.float64)
-    if b.size == 0 and n in (0, None):
-        b = b.reshape(0, 4)
-    if b.ndim != 2 or b.shape[1] != 4 or (n is not None and b.shape[0] != n):
-        per = "" if n is None else f" with n = {n} (one per instance)"
-        raise ValueError(
-            f"{name}: expected (n, 4) COCO [x, y, w, h] boxes{per}, got shape {shape_str(b.shape)}"
-        )
-    check_finite(b, name)
-    if (b[:, 2:] < 0).any():
-        i = int(np.argwhere(b[:, 2:] < 0)[0, 0])
-        raise ValueError(f"{name}: expected w >= 0 and h >= 0, got {b[i].tolist()} for instance {i}")
-    return b
-
-
-def _box_masks(boxes: np.ndarray, H: int, W: int) -> np.ndarray:
-    """(n, H, W) bool: pixel centres inside each [x, x+w) x [y, y+h) box."""
-    cy = np.arange(H) + 0.5
-    cx = np.arange(W) + 0.5
-    iny = (cy[None, :] >= boxes[:, 1:2]) & (cy[None, :] < boxes[:, 1:2] + boxes[:, 3:4])
-    inx = (cx[None, :] >= boxes[:, 0:1]) & (cx[None, :] < boxes[:, 0:1] + boxes[:, 2:3])
-    return iny[:, :, None] & inx[:, None, :]
-
-
-#: Average length of COCO keypoint pairs as a fraction of standing height (anthropometric
-#: segment proportions after Drillis & Contini, 1966). Body pairs first, face pairs last.
-BODY_PROPORTIONS: tuple[tuple[int, int, float], ...] = (
-    (5, 11, 0.288), (6, 12, 0.288),  # shoulder - hip (torso side)
-    (11, 13, 0.245), (12, 14, 0.245),  # thigh
-    (13, 15, 0.246), (14, 16, 0.246),  # shin
-    (5, 7, 0.186), (6, 8, 0.186),  # upper arm
-    (7, 9, 0.146), (8, 10, 0.146),  # forearm
-    (5, 6, 0.259),  # shoulder width
-    (11, 12, 0.191),  # hip width
-)
-FACE_PROPORTIONS: tuple[tuple[int, int, float], ...] = (
-    (3, 4, 0.09),  # ear to ear
-    (1, 2, 0.035),  # eye to eye
-    (0, 1, 0.025), (0, 2, 0.025),  # nose to eye
-    (1, 3, 0.05), (2, 4, 0.05),  # eye to ear
-)
-
-
-def instance_scales(keypoints: Any) -> np.ndarray:
-    """(n,) float64: each instance's estimated standing height in pixels, from its keypoints.
-
-    Every labelled pair of :data:`BODY_PROPORTIONS` gives ``length / proportion``; the estimate
-    is the largest of them (foreshortening only shortens a limb).  With no body pair labelled,
-    the face pairs of :data:`FACE_PROPORTIONS` are used; with neither, the diagonal of the
-    labelled keypoints' bounding box.  At least ``MIN_SCALE`` (16) pixels; ``nan`` for an
-    instance without labelled keypoints.
-
-    Examples
-    --------
-    >>> kp = np.zeros((1, 17, 3)); kp[0, 11] = (10, 100, 2); kp[0, 13] = (10, 149, 2)
-    >>> instance_scales(kp).round(1).tolist()  # a 49-pixel thigh: a 200-pixel person
-    [200.0]
-    """
-    kp = check_keypoints(keypoints)
-    out = np.full(kp.shape[0], np.nan)
-    for i, person in enumerate(kp):
-        lab = person[:, 2] > 0
-        if not lab.any():
-            continue
-        best = 0.0
-        for table in (BODY_PROPORTIONS, FACE_PROPORTIONS):
-            for a, b, ratio in table:
-                if lab[a] and lab[b]:
-                    best = max(best, float(np.hypot(*(person[a, :2] - person[b, :2]))) / ratio)
-            if best > 0:
-                break
-        if best == 0.0:
-            pts = person[lab, :2]
-            best = float(np.hypot(*(pts.max(axis=0) - pts.min(axis=0))))
-        out[i] = max(MIN_SCALE, best)
-    return out
 
 
 def instance_distances(
@@ -209,7 +146,7 @@ def _distance_chunks(
     the geodesic speed) is done once; only the pixel maps are produced chunk by chunk.
     """
     check_choice(method, "method", METHODS)
-    check_choice(solver, "solver", ("sssp", "apsp"))
+    check_choice(solver, "solver", SOLVERS)
     length_weight = _check_weight(length_weight, "length_weight")
     edge_weight = _check_weight(edge_weight, "edge_weight")
     H, W = img.shape[:2]
@@ -225,17 +162,17 @@ def _distance_chunks(
             yield start, d[start:start + chunk][:, lab]
         return
     from .skeleton import skeleton_pixels
-    from .sweep import sweep_distance
+    from .sweep import check_speed, sweep_cpu, warn_not_converged
 
+    slowness, uniform = np.ones((1, 1), np.float64), True
     if method == "geodesic":
         if speed is None:
-            from .edges import sobel
+            from .edges import check_image, sobel_cpu
 
-            edge = sobel(img).astype(np.float64)
+            edge = sobel_cpu(*check_image(img)).astype(np.float64)
             mean = float(edge.mean())
             speed = 1.0 / (1.0 + edge_weight * edge / mean) if mean > 0 else np.ones((H, W))
-        else:
-            speed = to_numpy(speed, "speed", dtype=np.float64)
+        slowness, uniform = check_speed(speed, (H, W)), False  # validated once, for every chunk
     if n == 0:
         return
     offsets, rows, cols = skeleton_pixels(kp, (H, W))
@@ -245,7 +182,9 @@ def _distance_chunks(
         inst = np.repeat(np.arange(stop - start), np.diff(offsets[start:stop + 1]))
         sl = slice(offsets[start], offsets[stop])
         seeds[inst, rows[sl], cols[sl]] = True
-        yield start, np.asarray(sweep_distance(seeds, speed, device="cpu"), dtype=np.float32)
+        out, last_change = sweep_cpu(seeds, slowness, uniform, MAX_SWEEPS, 0.0)
+        warn_not_converged(last_change, stop - start, MAX_SWEEPS, 0.0)
+        yield start, out
 
 
 #: Largest accepted ``edge_weight`` / ``length_weight``: beyond it float32 distances overflow.
@@ -261,7 +200,7 @@ def _check_weight(value: Any, name: str) -> float:
 
 def _n_segments(n_segments: Any, H: int, W: int) -> Any:
     """``None`` (the default) means 1000 superpixels, or one per pixel on smaller images."""
-    return min(1000, H * W) if n_segments is None else n_segments
+    return min(N_SEGMENTS, H * W) if n_segments is None else n_segments
 
 
 def _superpixel_distances(
@@ -269,29 +208,34 @@ def _superpixel_distances(
     length_weight: float, labels: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """SLIC labels (H, W) and the (n, K) graph distance of every superpixel to every skeleton."""
-    from .edges import sobel
-    from .graph_distance import rag_distance
-    from .rag import build_rag
+    from .edges import check_image, sobel_cpu
+    from .graph_distance import check_rag_arrays, rag_distance_cpu
+    from .rag import build_rag_cpu
     from .skeleton import seed_superpixels
-    from .superpixels import slic
+    from .superpixels import check_slic_image, slic_cpu, slic_params
 
-    check_choice(solver, "solver", ("sssp", "apsp"))
+    check_choice(solver, "solver", SOLVERS)
     length_weight = _check_weight(length_weight, "length_weight")
     H, W = img.shape[:2]
     if labels is None:
-        lab = slic(img, n_segments=_n_segments(n_segments, H, W), compactness=compactness, device="cpu")
+        params = slic_params(H, W, _n_segments(n_segments, H, W), compactness, SLIC_MAX_NUM_ITER,
+                             SLIC_ENFORCE_CONNECTIVITY, SLIC_MIN_SIZE_FACTOR, SLIC_MAX_SIZE_FACTOR)
+        lab = slic_cpu(check_slic_image(img), *params, SLIC_MAX_SIZE_FACTOR)
     else:
-        from ._util import check_labels
+        from .checks import check_labels
 
         lab = check_labels(labels)
         if lab.shape != (H, W):
             raise ValueError(
                 f"labels: expected shape {shape_str((H, W))} (the image's), got {shape_str(lab.shape)}"
             )
-    rag = build_rag(lab, sobel(img, device="cpu"), device="cpu")
+    # the drivers on checked inputs: the image was checked once for each rule above
+    edge = sobel_cpu(*check_image(img)).astype(np.float64)
+    rag = build_rag_cpu(lab.astype(np.int64, copy=False), edge, int(lab.max()) + 1)
     if length_weight > 0:
         rag = rag.with_weights(rag.weights + length_weight * _hop_lengths(rag, lab))
-    return lab, rag_distance(rag, seed_superpixels(lab, kp), solver, device="cpu")
+    indptr, indices, weights = check_rag_arrays(rag)  # path sums must fit float32
+    return lab, rag_distance_cpu(indptr, indices, weights, rag.n_nodes, seed_superpixels(lab, kp), solver)
 
 
 def _hop_lengths(rag, labels: np.ndarray) -> np.ndarray:
@@ -307,55 +251,9 @@ def _hop_lengths(rag, labels: np.ndarray) -> np.ndarray:
     return (np.hypot(cy[rows] - cy[rag.indices], cx[rows] - cx[rag.indices]) / step).astype(np.float32)
 
 
-def softmax_instances(distances: np.ndarray, temperature: float, gate: np.ndarray | None = None) -> np.ndarray:
-    """(H, W, n) softmax over instances of ``-distances / temperature``, zero where gated off.
-
-    ``distances`` (n, H, W); ``+inf`` and gated-off entries get probability 0; a pixel where
-    every instance is ``+inf`` or gated off gets an all-zero row.  Computed in float64 a band of
-    rows at a time (temporaries bounded by ~64 MB), written as float32.
-    """
-    n, H, W = distances.shape
-    out = np.zeros((H, W, n), np.float32)
-    if n == 0 or H == 0:
-        return out
-    band = max(1, (8 << 20) // max(1, W * n))
-    for r0 in range(0, H, band):
-        r1 = min(H, r0 + band)
-        d = np.moveaxis(distances[:, r0:r1], 0, -1).astype(np.float64)
-        if gate is not None:
-            d[~np.moveaxis(gate[:, r0:r1], 0, -1)] = np.inf
-        dmin = d.min(axis=-1, keepdims=True)
-        reachable = np.isfinite(dmin[..., 0])
-        d -= np.where(np.isfinite(dmin), dmin, 0.0)
-        d *= -1.0 / temperature
-        np.exp(d, out=d)  # exp(-inf) = 0 for unreachable instances
-        total = d.sum(axis=-1, keepdims=True)
-        d /= np.where(total > 0, total, 1.0)
-        d[~reachable] = 0.0
-        out[r0:r1] = d
-    return out
-
-
 #: Default cap on the memory of a pose-instance map call (the (H, W, n) map plus the (n, H, W)
 #: distances it is computed from); see ``pose_instance_map(max_bytes=...)``.
 MAP_MAX_BYTES = 2 << 30
-
-
-def _gates(kp: np.ndarray, H: int, W: int, boxes: Any, extent: Any) -> np.ndarray | None:
-    n = kp.shape[0]
-    gate = None
-    if boxes is not None:
-        gate = _box_masks(_check_boxes(boxes, n), H, W)
-    if extent is not None:
-        extent = check_positive_float(extent, "extent")
-        from .skeleton import skeleton_mask
-        from .sweep import sweep_distance
-
-        eucl = np.asarray(sweep_distance(skeleton_mask(kp, (H, W))))
-        scale = instance_scales(kp)
-        reach = eucl <= (extent * np.nan_to_num(scale, nan=0.0))[:, None, None]
-        gate = reach if gate is None else gate & reach
-    return gate
 
 
 def pose_instance_map(
@@ -408,7 +306,7 @@ def pose_instance_map(
     labels : (H, W) int array, optional
         Precomputed superpixels for ``method="rag"`` (skips SLIC).
     device : {"auto", "cpu", "cuda"}
-        ``"auto"``: the GPU kernels (:func:`p2i_prior._gpu.pose_instance_maps`) for a CuPy
+        ``"auto"``: the GPU kernels (:func:`p2i_prior.pipeline_device.pose_instance_maps_device`) for a CuPy
         array or CUDA torch tensor image, the CPU otherwise; ``"cuda"`` raises
         ``RuntimeError`` without a GPU.  ``length_weight``, ``extent`` and a custom ``speed``
         run on the CPU only (a GPU image is then processed on the host, result returned on
@@ -433,10 +331,10 @@ def pose_instance_map(
     >>> m.shape, bool(m[5, 1, 0] > 0.5), bool(m[5, 18, 1] > 0.5)
     ((10, 20, 2), True, True)
     """
-    from . import _gpu
+    if dv.use_gpu(device, image) and _gpu_capable(length_weight, extent, speed):
+        from .pipeline_device import pose_instance_maps_device
 
-    if _gpu.use_gpu(device, image) and _gpu_capable(length_weight, extent, speed):
-        return _gpu.pose_instance_maps(
+        return pose_instance_maps_device(
             [image], [keypoints], method=method, solver=solver,
             n_segments=_n_segments(n_segments, *image.shape[:2]),
             compactness=compactness, temperature=temperature, edge_weight=edge_weight,
@@ -490,7 +388,7 @@ def pose_instance_maps(
 
     ``kwargs`` are passed to every call; ``boxes``, if given, is a list with one entry per image.
     On the GPU (``device`` as in :func:`pose_instance_map`) the batch runs as one pass of kernels
-    per image size (:func:`p2i_prior._gpu.pose_instance_maps`): give a (B, H, W, 3) CuPy array
+    per image size (:func:`p2i_prior.pipeline_device.pose_instance_maps_device`): give a (B, H, W, 3) CuPy array
     or CUDA tensor, or a list of them.
 
     Examples
@@ -499,13 +397,13 @@ def pose_instance_maps(
     >>> [m.shape for m in pose_instance_maps([np.zeros((4, 4))] * 2, [kp, kp], method="sweep")]
     [(4, 4, 1), (4, 4, 1)]
     """
-    from . import _gpu
-
     listed = images if isinstance(images, (list, tuple)) else [images]
-    if _gpu.use_gpu(device, *listed) and _gpu_capable(
+    if dv.use_gpu(device, *listed) and _gpu_capable(
         kwargs.get("length_weight", 0.0), kwargs.get("extent"), kwargs.get("speed")
     ):
-        return _gpu.pose_instance_maps(images, keypoints_list, **kwargs)
+        from .pipeline_device import pose_instance_maps_device
+
+        return pose_instance_maps_device(images, keypoints_list, **kwargs)
     if len(images) != len(keypoints_list):
         raise ValueError(
             f"keypoints_list: expected one (n, 17, 3) array per image ({len(images)}), "
@@ -518,95 +416,6 @@ def pose_instance_maps(
         pose_instance_map(img, kp, boxes=None if boxes is None else boxes[i], device="cpu", **kwargs)
         for i, (img, kp) in enumerate(zip(images, keypoints_list))
     ]
-
-
-def _check_score(person_score: Any, shape: tuple[int, int] | None) -> np.ndarray:
-    s = to_numpy(person_score, "person_score")
-    if shape is not None and s.shape != tuple(shape):
-        raise ValueError(
-            f"person_score: expected shape {shape_str(shape)} (the map's H, W), got {shape_str(s.shape)}"
-        )
-    check_ndim(s, "person_score", (2,), "(H, W) array of person probabilities")
-    s = s.astype(np.float32, copy=False)
-    check_finite(s, "person_score")
-    if s.size and (s.min() < 0 or s.max() > 1):
-        raise ValueError(
-            f"person_score: expected probabilities in [0, 1], got range [{float(s.min())}, {float(s.max())}]"
-        )
-    return s
-
-
-def _check_threshold(threshold: Any) -> float:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
-        raise TypeError(f"threshold: expected a number in [0, 1], got {type(threshold).__name__}")
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise ValueError(f"threshold: expected a number in [0, 1], got {threshold}")
-    return float(threshold)
-
-
-def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.5, device: str = "auto") -> Any:
-    """Instance labels from a pose-instance map and a person score.
-
-    The instance heatmap is ``pose_map * person_score[..., None]``; each pixel takes the
-    instance of its maximum (ties go to the lower instance number), and 0 (background) where
-    ``person_score < threshold`` or where the map's row is all zero.
-
-    Parameters
-    ----------
-    pose_map : (H, W, n) float array
-        From :func:`pose_instance_map`.
-    person_score : (H, W) float array
-        Person probability in [0, 1].
-    threshold : float in [0, 1]
-    device : {"auto", "cpu", "cuda"}
-        ``"auto"``: one fused GPU pass for a CuPy/CUDA torch map, the CPU otherwise.
-
-    Returns
-    -------
-    (H, W) int32 array of the map's kind: 0 background, ``1..n`` in keypoint order.
-
-    Examples
-    --------
-    >>> pm = np.zeros((1, 3, 2), np.float32); pm[0, :, 0] = (0.9, 0.2, 0.5); pm[0, :, 1] = 1 - pm[0, :, 0]
-    >>> segment_instances(pm, np.array([[1.0, 1.0, 0.2]])).tolist()
-    [[1, 2, 0]]
-    """
-    from . import _gpu
-
-    if _gpu.use_gpu(device, pose_map):
-        return _gpu.segment_instances(pose_map, person_score, threshold=threshold)
-    pm = to_numpy(pose_map, "pose_map")
-    check_ndim(pm, "pose_map", (3,), "(H, W, n) pose-instance map")
-    pm = pm.astype(np.float32, copy=False)
-    check_finite(pm, "pose_map")
-    score = _check_score(person_score, pm.shape[:2])
-    threshold = _check_threshold(threshold)
-    from .kernels.fusion import segment_labels
-
-    return like(segment_labels(pm, score, np.float32(threshold)), pose_map)
-
-
-def component_gate(keypoints: Any, person_score: Any, *, threshold: float = 0.5) -> np.ndarray:
-    """(n, H, W) bool: the 8-connected components of ``person_score >= threshold`` that each
-    instance's skeleton touches.
-
-    A person is a connected region of person pixels: a component that no skeleton touches
-    belongs to somebody without keypoints, and no instance should take it.
-
-    Examples
-    --------
-    >>> score = np.zeros((3, 7)); score[:, :2] = 1; score[:, 4:] = 1
-    >>> kp = np.zeros((1, 17, 3)); kp[0, 0] = (0.5, 1.5, 2)
-    >>> component_gate(kp, score)[0].astype(int)
-    array([[1, 1, 0, 0, 0, 0, 0],
-           [1, 1, 0, 0, 0, 0, 0],
-           [1, 1, 0, 0, 0, 0, 0]])
-    """
-    score = _check_score(person_score, None)
-    threshold = _check_threshold(threshold)
-    kp = check_keypoints(keypoints)
-    comp, touched = _touched_components(kp, score >= threshold)
-    return touched[:, comp]
 
 
 def segment_people(
@@ -624,8 +433,9 @@ def segment_people(
 ) -> Any:
     """Instance labels straight from an image, keypoints and a person score (no (H, W, n) map).
 
-    Each person pixel (``person_score >= threshold``) goes to the nearest instance, in the
-    distance of ``method`` (:func:`instance_distances`), among the instances allowed there:
+    Each person pixel (``person_score >= threshold``) goes to the nearest instance: the fusion
+    rule of :mod:`p2i_prior.fusion` (argmax of softmax x score is the argmin of distance,
+    :func:`p2i_prior.fusion.nearest_instances`), in the distance of ``method`` (:func:`instance_distances`), among the instances allowed there:
     with ``components=True`` (default) only instances whose skeleton touches the pixel's
     connected component of person pixels (:func:`component_gate`), so people without
     keypoints are not pulled into the nearest skeleton; optionally only inside each instance's
@@ -669,8 +479,8 @@ def segment_people(
     """
     img, kp = _check_image_and_keypoints(image, keypoints)
     H, W = img.shape[:2]
-    score = _check_score(person_score, (H, W))
-    threshold = _check_threshold(threshold)
+    score = check_score(person_score, (H, W))
+    threshold = check_threshold(threshold)
     chunk = check_positive_int(chunk, "chunk")
     n = kp.shape[0]
     box_arr = None if boxes is None else _check_boxes(boxes, n)
@@ -679,20 +489,18 @@ def segment_people(
     comp_labels = touched = None
     if components:
         comp_labels, touched = _touched_components(kp, score >= threshold)
-    best = np.full((H, W), np.inf, np.float32)
-    owner = np.zeros((H, W), np.int32)
-    for start, d in _distance_chunks(img, kp, method=method, chunk=chunk, **_distance_defaults(distance_options)):
-        stop = start + d.shape[0]
-        gate = _gates(kp[start:stop], H, W, None if box_arr is None else box_arr[start:stop], extent)
-        if components:
-            comp = touched[start:stop][:, comp_labels]
-            gate = comp if gate is None else gate & comp
-        for j in range(d.shape[0]):
-            dj = d[j] if gate is None else np.where(gate[j], d[j], np.inf)
-            closer = dj < best  # strict: ties stay with the lower instance number
-            best[closer] = dj[closer]
-            owner[closer] = start + j + 1
-    owner[~np.isfinite(best) | (score < threshold)] = 0
+
+    def chunks():
+        options = _distance_defaults(distance_options)
+        for start, d in _distance_chunks(img, kp, method=method, chunk=chunk, **options):
+            stop = start + d.shape[0]
+            gate = _gates(kp[start:stop], H, W, None if box_arr is None else box_arr[start:stop], extent)
+            if components:
+                comp = touched[start:stop][:, comp_labels]
+                gate = comp if gate is None else gate & comp
+            yield start, d, gate
+
+    owner = nearest_instances(chunks(), score, threshold)
     return like(owner, image)
 
 
@@ -708,56 +516,3 @@ def _distance_defaults(options: dict) -> dict:
     return defaults
 
 
-def _touched_components(kp: np.ndarray, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """8-connected components of ``person`` and, per instance, which ones its skeleton touches."""
-    from scipy import ndimage
-
-    from .skeleton import skeleton_pixels
-
-    comp, n_comp = ndimage.label(person, structure=np.ones((3, 3), bool))
-    offsets, rows, cols = skeleton_pixels(kp, person.shape)
-    touched = np.zeros((kp.shape[0], n_comp + 1), bool)
-    inst = np.repeat(np.arange(kp.shape[0]), np.diff(offsets))
-    touched[inst, comp[rows, cols]] = True
-    touched[:, 0] = False
-    return comp, touched
-
-
-def box_instances(person_score: Any, boxes: Any, *, threshold: float = 0.5) -> Any:
-    """The oracle-box baseline: the person score snapped into each instance's box.
-
-    A pixel whose score is ``>= threshold`` goes to the instance whose box contains its centre;
-    where boxes overlap, to the smallest box by area (ties: lower instance number), since a
-    small box inside a larger one is more specific.  Pixels in no box are background.
-
-    Parameters
-    ----------
-    person_score : (H, W) float array in [0, 1]
-    boxes : (n, 4) float array
-        COCO ``[x, y, w, h]`` in pixels; pixel ``(r, c)`` is inside when its centre
-        ``(c + 0.5, r + 0.5)`` lies in ``[x, x + w) x [y, y + h)``.
-    threshold : float in [0, 1]
-
-    Returns
-    -------
-    (H, W) int32 array of the score's kind: 0 background, ``1..n`` in box order.
-
-    Examples
-    --------
-    >>> box_instances(np.ones((2, 4)), np.array([[0, 0, 4, 2], [2, 0, 1, 2]])).tolist()
-    [[1, 1, 2, 1], [1, 1, 2, 1]]
-    """
-    score = _check_score(person_score, None)
-    threshold = _check_threshold(threshold)
-    H, W = score.shape
-    b = _check_boxes(boxes, None)
-    labels = np.zeros((H, W), np.int32)
-    best_area = np.full((H, W), np.inf)
-    inside = _box_masks(b, H, W)
-    for i in np.argsort(b[:, 2] * b[:, 3], kind="stable")[::-1]:
-        area = b[i, 2] * b[i, 3]
-        take = inside[i] & (area <= best_area)
-        labels[take] = i + 1
-        best_area[take] = area
-    labels[score < threshold] = 0
-    return like(labels, person_score)

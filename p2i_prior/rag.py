@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from ._util import check_finite, check_labels, shape_str, to_numpy
+from . import _device as dv
+from .checks import (
+    check_edge_values,
+    check_finite,
+    check_label_values,
+    host_info,
+    shape_str,
+    to_numpy,
+)
 
-__all__ = ["RAG", "build_rag"]
+__all__ = ["RAG", "RAGBatch", "build_rag", "build_rags"]
 
 
 @dataclass(frozen=True)
@@ -112,34 +120,45 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
     >>> g.n_nodes, g.n_edges, g.indices[g.indptr[0]:g.indptr[1]].tolist()
     (3, 3, [1, 2])
     """
-    from . import _gpu
-
-    if _gpu.use_gpu(device, labels, edge_map):
-        return _gpu.build_rag(labels, edge_map)
-    from .kernels.rag import boundary_entries, hashed_csr, reduce_to_csr
-
-    lab = check_labels(labels)
-    edge = to_numpy(edge_map, "edge_map")
-    if edge.shape != lab.shape:
-        raise ValueError(
-            f"edge_map: expected shape {shape_str(lab.shape)} (the labels' shape), "
-            f"got {shape_str(edge.shape)}"
-        )
-    edge = edge.astype(np.float64, copy=False)
-    check_finite(edge, "edge_map")
-    if edge.min() < 0:
-        raise ValueError(f"edge_map: expected edge strengths >= 0, got minimum {float(edge.min())}")
-    f32_max = float(np.finfo(np.float32).max)
-    if edge.max() > f32_max:  # the mean weights are stored as float32: they would be inf
-        raise ValueError(
-            f"edge_map: expected edge strengths <= {f32_max:.4g} (weights are float32), got maximum "
-            f"{float(edge.max()):.4g}; rescale the edge map"
-        )
+    if dv.use_gpu(device, labels, edge_map):
+        lab = check_labels_device(labels, "labels", 2)
+        edge = _check_edge_device(lab, edge_map, "edge_map", dv.stream_of(labels))
+        H, W = dv.shape_of(lab)
+        ip, ix, w, c, offs = build_rags_device(lab.reshape((1, H, W)), edge.reshape((1, H, W)),
+                                               None, dv.stream_of(labels))
+        return RAG(dv.to_kind(ip, labels), dv.to_kind(ix, labels), dv.to_kind(w, labels),
+                   int(offs[-1]), dv.to_kind(c, labels))
+    lab, edge = _check_host(labels, edge_map, 2, "edge_map")
     n_labels = int(lab.max()) + 1
     if n_labels > 2**31 - 1:  # node ids are stored as int32
         raise ValueError(
             f"labels: expected values < 2**31 - 1 (node ids are int32), got maximum {n_labels - 1}"
         )
+    return build_rag_cpu(lab, edge, n_labels)
+
+
+def _check_host(labels: Any, edge_map: Any, ndim: int, ename: str) -> tuple[np.ndarray, np.ndarray]:
+    lname = "labels"
+    lab = to_numpy(labels, lname)
+    if lab.ndim != ndim:
+        layout = "(H, W) integer label image" if ndim == 2 else "(B, H, W) integer label images"
+        raise ValueError(f"{lname}: expected {layout}, got shape {shape_str(lab.shape)}")
+    check_label_values(host_info(lab, lname))
+    edge = to_numpy(edge_map, ename)
+    if edge.shape != lab.shape:
+        raise ValueError(
+            f"{ename}: expected shape {shape_str(lab.shape)} (the labels' shape), "
+            f"got {shape_str(edge.shape)}"
+        )
+    edge = edge.astype(np.float64, copy=False)
+    check_edge_values(host_info(edge, ename))
+    return lab.astype(np.int64, copy=False), edge
+
+
+def build_rag_cpu(lab: np.ndarray, edge: np.ndarray, n_labels: int) -> RAG:
+    """Unchecked CPU driver: (H, W) int64 labels, (H, W) float64 edges, ``K`` -> :class:`RAG`."""
+    from .kernels.rag import boundary_entries, hashed_csr, reduce_to_csr
+
     ok = False
     if n_labels <= _HASHED_MAX_NODES:  # superpixel graphs: few neighbours per node, no sort
         ok, indptr, indices, weights, counts = hashed_csr(lab, edge, n_labels, _HASHED_SLOTS)
@@ -153,3 +172,142 @@ def build_rag(labels: Any, edge_map: Any, *, device: str = "auto") -> RAG:
 #: node, for graphs of up to 2**18 nodes (64 MB of tables at most).
 _HASHED_SLOTS = 32
 _HASHED_MAX_NODES = 1 << 18
+
+
+@dataclass(frozen=True)
+class RAGBatch:
+    """Region adjacency graphs of B images as one block-diagonal CSR graph (from :func:`build_rags`).
+
+    Attributes
+    ----------
+    indptr : (V + 1,) int64 array (a Numba device array on the GPU, numpy on the CPU)
+    indices : (2E,) int32 array, global node ids
+    weights : (2E,) float32 array
+    counts : (2E,) int32 array, boundary pixels behind each edge
+    node_offsets : (B + 1,) int64 host array: image ``b`` owns nodes
+        ``node_offsets[b] .. node_offsets[b + 1] - 1`` (its labels shifted)
+    """
+
+    indptr: Any
+    indices: Any
+    weights: Any
+    counts: Any
+    node_offsets: np.ndarray
+
+    @property
+    def n_graphs(self) -> int:
+        """Number of images ``B``."""
+        return int(self.node_offsets.size - 1)
+
+    @property
+    def n_nodes(self) -> np.ndarray:
+        """(B,) node count ``K_b`` of each graph."""
+        return np.diff(self.node_offsets)
+
+    def graph(self, b: int):
+        """Graph ``b`` as a host :class:`p2i_prior.RAG` (copies it to the host)."""
+        o0, o1 = int(self.node_offsets[b]), int(self.node_offsets[b + 1])
+        host = lambda a: a if isinstance(a, np.ndarray) else a.copy_to_host()
+        ip = host(self.indptr)
+        s, e = int(ip[o0]), int(ip[o1])
+        return RAG(
+            ip[o0 : o1 + 1] - s,
+            host(self.indices)[s:e] - o0,
+            host(self.weights)[s:e],
+            o1 - o0,
+            host(self.counts)[s:e],
+        )
+
+
+def check_labels_device(labels: Any, name: str, ndim: int) -> Any:
+    shp = dv.shape_of(labels)
+    layout = "(H, W) integer label image" if ndim == 2 else "(B, H, W) integer label images"
+    if len(shp) != ndim:
+        raise ValueError(f"{name}: expected {layout}, got shape {shape_str(shp)}")
+    dev = dv.as_device(labels, name)
+    check_label_values(dv.device_info(dev, name, dv.stream_of(labels)))
+    return dev
+
+
+def _check_edge_device(lab: Any, edge_map: Any, name: str, stream: Any) -> Any:
+    dev = dv.as_device(edge_map, name)
+    if dv.shape_of(dev) != dv.shape_of(lab):
+        raise ValueError(
+            f"{name}: expected shape {shape_str(dv.shape_of(lab))} (the labels' shape), "
+            f"got {shape_str(dv.shape_of(dev))}"
+        )
+    check_edge_values(dv.device_info(dev, name, stream))
+    return dev
+
+
+def build_rags_device(lab: Any, edge: Any, node_offsets: np.ndarray | None, stream: Any = 0):
+    """GPU driver: (B, H, W) device labels and edges -> the CSR device arrays and node offsets
+    (``kernels.cuda_rag.build_rag_batched``)."""
+    from .kernels import cuda_rag as kr
+
+    return kr.build_rag_batched(
+        lab, edge, node_offsets, block=dv.launch_config("block"), threads=dv.launch_config("threads"),
+        scan_threads=dv.launch_config("scan"), stream=stream,
+    )
+
+
+def build_rags(labels: Any, edge_maps: Any, *, n_labels: Sequence[int] | None = None,
+               device: str = "auto") -> RAGBatch:
+    """Region adjacency graphs of B label images of one size, as one block-diagonal graph.
+
+    Parameters
+    ----------
+    labels : (B, H, W) int array
+        Labels >= 0 of each image (CuPy, torch CUDA, Numba device, or numpy).
+    edge_maps : (B, H, W) float array
+        Edge strength, finite and >= 0 (e.g. :func:`p2i_prior.sobel_batch`).
+    n_labels : sequence of B ints, optional
+        ``K_b`` per image (default ``labels[b].max() + 1``).
+    device : {"auto", "cpu", "cuda"}
+        ``"auto"``: the GPU for GPU arrays (the graph's arrays on the device), the CPU otherwise.
+
+    Returns
+    -------
+    RAGBatch
+        Each graph equals :func:`build_rag` of its image (on the GPU weights within one
+        float32 ulp).
+
+    Examples
+    --------
+    >>> g = build_rags(np.array([[[0, 1]]]), np.ones((1, 1, 2)))
+    >>> g.n_nodes.tolist(), g.graph(0).n_edges
+    ([2], 1)
+    """
+    on_gpu = dv.use_gpu(device, labels, edge_maps)
+    if on_gpu:
+        lab = check_labels_device(labels, "labels", 3)
+        edge = _check_edge_device(lab, edge_maps, "edge_maps", dv.stream_of(labels))
+    else:
+        lab, edge = _check_host(labels, edge_maps, 3, "edge_maps")
+    B = dv.shape_of(lab)[0]
+    offsets = None
+    if n_labels is not None:
+        k = np.asarray(n_labels, np.int64)
+        if k.shape != (B,) or (k < 1).any():
+            raise ValueError(f"n_labels: expected {B} positive counts (one per image), got {k.tolist()}")
+        offsets = np.concatenate([[0], np.cumsum(k)])
+    if on_gpu:
+        ip, ix, w, c, offs = build_rags_device(lab, edge, offsets, dv.stream_of(labels))
+        return RAGBatch(ip, ix, w, c, offs)
+    return _union([build_rag_cpu(lab[b], edge[b], int(lab[b].max()) + 1 if offsets is None
+                                 else int(offsets[b + 1] - offsets[b])) for b in range(B)])
+
+
+def _union(graphs: Sequence[RAG]) -> RAGBatch:
+    """Host block-diagonal union of graphs."""
+    offs = np.concatenate([[0], np.cumsum([g.n_nodes for g in graphs])]).astype(np.int64)
+    ends = np.cumsum([0] + [g.indices.size for g in graphs])
+    indptr = np.concatenate([np.zeros(1, np.int64)] + [g.indptr[1:] + ends[i] for i, g in enumerate(graphs)])
+    cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
+    return RAGBatch(
+        indptr.astype(np.int64),
+        cat([g.indices + np.int32(offs[i]) for i, g in enumerate(graphs)], np.int32),
+        cat([g.weights for g in graphs], np.float32),
+        cat([g.counts for g in graphs], np.int32),
+        offs,
+    )

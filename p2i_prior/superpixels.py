@@ -18,18 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from ._util import (
+from . import _device as dv
+from .checks import (
     _short,
+    check_image_values,
     check_ndim,
-    check_finite,
     check_positive_float,
     check_positive_int,
+    host_info,
     like,
     shape_str,
     to_numpy,
 )
 
-__all__ = ["slic", "boundary_recall", "undersegmentation_error"]
+__all__ = ["slic", "slic_batch", "boundary_recall", "undersegmentation_error"]
 
 
 def _seed_grid(H: int, W: int, n_segments: int) -> tuple[int, int, int, int, int, int]:
@@ -68,27 +70,46 @@ def _nearest_cell(n_pixels: int, start: int, step: int, n_cells: int) -> np.ndar
     return np.clip(idx, 0, n_cells - 1).astype(np.int32)
 
 
-def _check_image(image: Any) -> np.ndarray:
-    arr = to_numpy(image, "image")
+def _check_shape(shape: tuple, name: str, batched: bool) -> None:
+    lead = 1 if batched else 0
+    layout = "(B, H, W) or (B, H, W, 3)" if batched else "(H, W) or (H, W, 3)"
+    if len(shape) not in (2 + lead, 3 + lead):
+        raise ValueError(f"{name}: expected {layout}, got shape {shape_str(shape)}")
+    if len(shape) == 3 + lead and shape[-1] != 3:
+        colour = "(B, H, W, 3)" if batched else "(H, W, 3)"
+        raise ValueError(f"{name}: expected 3 colour channels, {colour}, got shape {shape_str(shape)}")
+
+
+def check_slic_image(image: Any, name: str = "image", batched: bool = False) -> np.ndarray:
+    """A host image (or batch) checked for SLIC (shape, dtype, finite floats in [0, 1])."""
+    arr = to_numpy(image, name)
     if arr.dtype.kind == "c":
-        raise TypeError(
-            f"image: expected a real-valued (uint8 or float) array, got dtype {arr.dtype}"
-        )
-    check_ndim(arr, "image", (2, 3), "(H, W) or (H, W, 3)")
-    if arr.ndim == 3 and arr.shape[2] != 3:
-        raise ValueError(
-            f"image: expected 3 colour channels, (H, W, 3), got shape {shape_str(arr.shape)}"
-        )
+        raise TypeError(f"{name}: expected a real-valued (uint8 or float) array, got dtype {arr.dtype}")
+    _check_shape(arr.shape, name, batched)
     if arr.size == 0:
-        raise ValueError(f"image: expected a non-empty image, got shape {shape_str(arr.shape)}")
-    if arr.dtype.kind == "f":
-        check_finite(arr, "image")
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"image: expected float values in [0, 1], got values in [{lo:g}, {hi:g}]"
-            )
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(arr.shape)}")
+    check_image_values(host_info(arr, name))
     return arr
+
+
+def check_device_images(images: Any, name: str, batched: bool) -> Any:
+    """(B, H, W, C) device images, validated as :func:`_check_image` validates host images."""
+    shp = dv.shape_of(images)
+    _check_shape(shp, name, batched)
+    dev = dv.as_device(images, name)
+    dt = np.dtype(dev.dtype)
+    if dt.kind == "c" or dt.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real-valued (uint8 or float) array, got dtype {dt}")
+    if 0 in shp:
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(shp)}")
+    if dt == np.bool_:
+        dev = dev.view(np.uint8)
+    check_image_values(dv.device_info(dev, name, dv.stream_of(images)))
+    lead = 1 if batched else 0
+    grey = len(shp) == 2 + lead
+    B = shp[0] if batched else 1
+    H, W = shp[lead : lead + 2]
+    return dev.reshape((B, H, W, 1 if grey else 3))
 
 
 def _lab_planes(arr: np.ndarray) -> np.ndarray:
@@ -215,21 +236,27 @@ def slic(
     >>> np.intersect1d(labels[:, :40], labels[:, 40:]).size  # no superpixel crosses the edge
     0
     """
+    if dv.use_gpu(device, image):
+        dev = check_device_images(image, "image", False)
+        _, H, W, _ = dv.shape_of(dev)
+        params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                             min_size_factor, max_size_factor)
+        out, _ = slic_device(dev, *params, dv.stream_of(image))
+        return dv.to_kind(out.reshape((H, W)), image)
+    arr = check_slic_image(image)
+    H, W = arr.shape[:2]
+    params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                         min_size_factor, max_size_factor)
+    return like(slic_cpu(arr, *params, max_size_factor), image)
+
+
+def slic_cpu(arr: np.ndarray, n_segments: int, compactness: float, max_num_iter: int,
+             enforce_connectivity: bool, min_size_factor: float, max_size_factor: float) -> np.ndarray:
+    """Unchecked CPU driver: a checked (H, W[, 3]) image and :func:`slic_params` -> (H, W) int32."""
     from .kernels.slic import assign, cluster_sums, relabel_sequential, update
     from .kernels.slic import enforce_connectivity as _enforce
 
-    from . import _gpu
-
-    if _gpu.use_gpu(device, image):
-        return _gpu.slic(image, n_segments, compactness, max_num_iter, enforce_connectivity,
-                         min_size_factor=min_size_factor, max_size_factor=max_size_factor)
-    arr = _check_image(image)
     H, W = arr.shape[:2]
-    n_segments, compactness, max_num_iter, enforce_connectivity, min_size_factor = slic_params(
-        H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
-        min_size_factor, max_size_factor,
-    )
-
     planes = _lab_planes(arr)
 
     start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
@@ -273,7 +300,169 @@ def slic(
         out, _ = _enforce(labels, min_size, max_size)
     else:
         out, _ = relabel_sequential(labels, K)
-    return like(out, image)
+    return out
+
+
+def slic_batch(images: Any, n_segments: int = 1000, compactness: float = 10.0,
+               max_num_iter: int = 10, enforce_connectivity: bool = True, *,
+               min_size_factor: float = 0.5, max_size_factor: float = 3.0,
+               device: str = "auto") -> tuple[Any, np.ndarray]:
+    """SLIC of B images of one size (on the GPU every stage is one launch for the batch).
+
+    Parameters
+    ----------
+    images : (B, H, W, 3) or (B, H, W) array
+        As :func:`slic`'s image, each rescaled by its own minimum and maximum.
+    n_segments, compactness, max_num_iter, enforce_connectivity, min_size_factor, max_size_factor
+        As :func:`slic`.
+    device : {"auto", "cpu", "cuda"}
+        As :func:`slic`.
+
+    Returns
+    -------
+    labels : (B, H, W) int32 array of the input's kind
+    counts : (B,) int64 numpy array, the number of superpixels of each image
+
+    Examples
+    --------
+    >>> labels, counts = slic_batch(np.zeros((2, 60, 80, 3), np.uint8), n_segments=12)
+    >>> labels.shape, counts.tolist()
+    ((2, 60, 80), [12, 12])
+    """
+    if dv.use_gpu(device, images):
+        dev = check_device_images(images, "images", True)
+        _, H, W, _ = dv.shape_of(dev)
+        params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                             min_size_factor, max_size_factor)
+        out, counts = slic_device(dev, *params, dv.stream_of(images))
+        return dv.to_kind(out, images), counts
+    arr = check_slic_image(images, "images", batched=True)
+    H, W = arr.shape[1:3]
+    params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
+                         min_size_factor, max_size_factor)
+    labels = np.stack([slic_cpu(a, *params, max_size_factor) for a in arr])
+    counts = labels.reshape(len(arr), -1).max(axis=1).astype(np.int64) + 1
+    return like(labels, images), counts
+
+
+def slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: int,
+                 enforce_connectivity: bool, min_size_factor: float, stream: Any) -> tuple[Any, np.ndarray]:
+    """GPU driver: (B, H, W, C) checked device images -> ((B, H, W) int32 device labels, (B,)
+    counts); the parameters as :func:`slic_params` returns them."""
+    from numba import cuda
+
+    from .kernels import cuda_common as kc
+    from .kernels import cuda_slic as kslic
+
+    B, H, W, C = dv.shape_of(imgs)
+    N = H * W
+    blk = dv.launch_config("block")
+    thr = dv.launch_config("threads")
+    grid3 = (-(-W // blk[0]), -(-H // blk[1]), B)
+    threads3 = blk + (1,)
+    to_dev = lambda a: cuda.to_device(np.ascontiguousarray(a), stream=stream)
+
+    lohi = to_dev(np.tile(np.array([np.inf, -np.inf]), (B, 1)))
+    flat = imgs.reshape((B, N * C))
+    kslic.minmax_kernel[(min(64, -(-N * C // thr)), B), thr, stream](flat, lohi)
+    planes = cuda.device_array((B, 3, H, W), np.float32, stream=stream)
+    kslic.lab_kernel[grid3, threads3, stream](imgs, lohi, planes)
+
+    start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
+    row_cell = _nearest_cell(H, start_y, step_y, ny)
+    col_cell = _nearest_cell(W, start_x, step_x, nx)
+    row_lo = np.searchsorted(row_cell, np.arange(ny), "left").astype(np.int32)
+    row_hi = np.searchsorted(row_cell, np.arange(ny), "right").astype(np.int32)
+    cols = np.arange(nx, dtype=np.int32)
+    xlo = np.searchsorted(col_cell, cols - 1, "left").astype(np.int32)
+    xhi = np.searchsorted(col_cell, cols + 1, "right").astype(np.int32)
+    K = ny * nx
+    centres = np.zeros((K, 5), np.float32)
+    centres[:, 0] = np.repeat(start_y + step_y * np.arange(ny), nx)
+    centres[:, 1] = np.tile(start_x + step_x * np.arange(nx), ny)
+    d_centres = to_dev(np.broadcast_to(centres, (B, K, 5)))
+    alive = to_dev(np.ones((B, K), np.uint8))
+    m = np.float32((compactness / float(max(step_y, step_x))) ** 2)
+    d_row_cell, d_col_cell = to_dev(row_cell), to_dev(col_cell)
+    d_row_lo, d_row_hi, d_xlo, d_xhi = to_dev(row_lo), to_dev(row_hi), to_dev(xlo), to_dev(xhi)
+
+    labels = cuda.device_array((B, H, W), np.int32, stream=stream)
+    previous = cuda.device_array((B, H, W), np.int32, stream=stream)
+    kc.fill_value_kernel[-(-B * N // thr), thr, stream](previous.reshape(B * N), np.int32(-1))
+    changed = kc.full(B, 0, np.int64, thr, stream)
+    done = kc.full(B, 0, np.uint8, thr, stream)
+    upd_threads = dv.launch_config("update")
+    update = kslic.update_kernels(upd_threads)
+    kslic.assign_kernel[grid3, threads3, stream](planes, d_centres, alive, d_row_cell, d_col_cell,
+                                                 nx, m, False, labels, previous, changed, done)
+    kc.fill_value_kernel[1, thr, stream](changed, np.int64(0))
+    for _ in range(1, max(max_num_iter, 1)):
+        update[(K, B), upd_threads, stream](planes, labels, d_row_lo, d_row_hi, d_xlo, d_xhi, nx,
+                                            d_centres, alive, done)
+        labels, previous = previous, labels
+        kslic.assign_kernel[grid3, threads3, stream](planes, d_centres, alive, d_row_cell,
+                                                     d_col_cell, nx, m, True, labels, previous,
+                                                     changed, done)
+        kslic.done_kernel[-(-B // thr), thr, stream](changed, done)
+
+    scan_threads = dv.launch_config("scan")
+    if not enforce_connectivity:
+        used = kc.full(B * K, 0, np.int64, thr, stream).reshape((B, K))
+        kslic.used_kernel[grid3, threads3, stream](labels, used)
+        rank = cuda.device_array((B, K + 1), np.int64, stream=stream)
+        kc.scan_rows_kernel[B, scan_threads, stream](used, rank)
+        out = cuda.device_array((B, H, W), np.int32, stream=stream)
+        kslic.relabel_kernel[grid3, threads3, stream](labels, rank, out)
+        return out, rank.copy_to_host(stream=stream)[:, K]
+    min_size = int(min_size_factor * (H * W / K))
+    return enforce_connectivity_device(labels, min_size, stream)
+
+
+def enforce_connectivity_device(labels: Any, min_size: int, stream: Any = 0) -> tuple[Any, np.ndarray]:
+    """(B, H, W) int32 device cluster labels -> (connected labels, (B,) region counts)."""
+    from numba import cuda
+
+    from .kernels import cuda_common as kc
+    from .kernels import cuda_slic as kslic
+
+    B, H, W = dv.shape_of(labels)
+    N = H * W
+    blk = dv.launch_config("block")
+    thr = dv.launch_config("threads")
+    grid3 = (-(-W // blk[0]), -(-H // blk[1]), B)
+    threads3 = blk + (1,)
+    grid2 = (-(-N // thr), B)
+    scan_threads = dv.launch_config("scan")
+    parent = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.ccl_init_kernel[grid2, thr, stream](parent)
+    kslic.ccl_union_kernel[grid3, threads3, stream](labels, parent)
+    kslic.ccl_flatten_kernel[grid2, thr, stream](parent)
+    size = kc.full(B * N, 0, np.int32, thr, stream).reshape((B, N))
+    kslic.size_kernel[grid2, thr, stream](parent, size)
+    qsize = cuda.device_array((B, N), np.int64, stream=stream)
+    kslic.queue_size_kernel[grid2, thr, stream](parent, size, min_size, qsize)
+    qoff = cuda.device_array((B, N + 1), np.int64, stream=stream)
+    kc.scan_rows_kernel[B, scan_threads, stream](qsize, qoff)
+    queue = cuda.device_array((B, N), np.int32, stream=stream)
+    link = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.bfs_link_kernel[grid2, thr, stream](parent, W, qsize, qoff, queue, link)
+    target = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.merge_kernel[grid2, thr, stream](parent, size, min_size, link, target)
+    kept = cuda.device_array((B, N), np.int64, stream=stream)
+    kslic.kept_kernel[grid2, thr, stream](parent, size, min_size, kept)
+    rank = cuda.device_array((B, N + 1), np.int64, stream=stream)
+    kc.scan_rows_kernel[B, scan_threads, stream](kept, rank)
+    lab1 = cuda.device_array((B, N), np.int32, stream=stream)
+    kslic.final_label_kernel[grid2, thr, stream](target, rank, lab1)
+    size0 = kc.full(B, 0, np.int64, thr, stream)
+    key = kc.full(B, 4 * N, np.int64, thr, stream)
+    kslic.zero_region_kernel[grid2, thr, stream](lab1, W, size0, key)
+    out = cuda.device_array((B, N), np.int32, stream=stream)
+    n_out = cuda.device_array(B, np.int64, stream=stream)
+    kslic.zero_fix_kernel[grid2, thr, stream](lab1, W, rank, size0, key, min_size, out, n_out)
+    return out.reshape((B, H, W)), n_out.copy_to_host(stream=stream)
+
+
 
 
 # ----------------------------------------------------------------------------------------------

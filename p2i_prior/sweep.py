@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from ._util import (
-    check_finite,
+from . import _device as dv
+from .checks import (
+    check_binary_values,
     check_ndim,
     check_positive_float,
     check_positive_int,
+    check_speed_values,
+    host_info,
     like,
     shape_str,
     to_numpy,
@@ -37,59 +40,88 @@ __all__ = ["sweep_distance"]
 DEFAULT_MAX_SWEEPS = 400
 
 
-def _check_seeds(seeds_mask: Any) -> np.ndarray:
-    seeds = to_numpy(seeds_mask, "seeds_mask")
-    check_ndim(seeds, "seeds_mask", (2, 3), "(H, W) or (n, H, W) boolean mask")
-    if seeds.shape[-2] == 0 or seeds.shape[-1] == 0:
+_MASK_WHAT = "a boolean (or 0/1) mask"
+_MASK_LAYOUT = "(H, W) or (n, H, W) boolean mask"
+
+
+def _check_mask_shape(shape: tuple) -> None:
+    if len(shape) not in (2, 3):
+        raise ValueError(f"seeds_mask: expected {_MASK_LAYOUT}, got shape {shape_str(shape)}")
+    if shape[-2] == 0 or shape[-1] == 0:
         raise ValueError(
             "seeds_mask: expected a non-empty image (H >= 1 and W >= 1), "
-            f"got shape {shape_str(seeds.shape)}"
+            f"got shape {shape_str(shape)}"
         )
-    if seeds.dtype == np.bool_:
-        return seeds
-    if seeds.dtype.kind not in "iuf":
-        raise TypeError(f"seeds_mask: expected a boolean (or 0/1) mask, got dtype {seeds.dtype}")
-    bad = (seeds != 0) & (seeds != 1)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
+
+
+def check_speed_shape(shape: tuple, H: int, W: int, n: int | None) -> None:
+    if n is None and tuple(shape) != (H, W):
         raise ValueError(
-            "seeds_mask: expected a boolean mask or values in {0, 1}, got "
-            f"{seeds[first].item()!r} at index {first} ({int(bad.sum())} values outside {{0, 1}})"
+            f"speed: expected shape (H, W) = {shape_str((H, W))} matching seeds_mask, got {shape_str(shape)}"
         )
-    return seeds != 0
+    if n is not None and tuple(shape) not in ((H, W), (n, H, W)):
+        raise ValueError(
+            f"speed: expected shape {shape_str((H, W))} (the image's) or {shape_str((n, H, W))}, "
+            f"got {shape_str(shape)}"
+        )
 
 
-def _check_speed(speed: Any, shape: tuple[int, int]) -> np.ndarray:
+def _check_seeds(seeds_mask: Any) -> np.ndarray:
+    seeds = to_numpy(seeds_mask, "seeds_mask")
+    _check_mask_shape(seeds.shape)
+    check_binary_values(host_info(seeds, "seeds_mask"), _MASK_WHAT, mask=True)
+    return seeds if seeds.dtype == np.bool_ else seeds != 0
+
+
+def check_speed(speed: Any, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) float64 slowness ``1 / speed`` of a checked host speed map."""
     arr = to_numpy(speed, "speed")
     if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
         raise TypeError(f"speed: expected a real-valued float array, got dtype {arr.dtype}")
     check_ndim(arr, "speed", (2,), f"(H, W) = {shape_str(shape)} array matching seeds_mask")
-    if arr.shape != tuple(shape):
-        raise ValueError(
-            f"speed: expected shape (H, W) = {shape_str(shape)} matching seeds_mask, "
-            f"got {shape_str(arr.shape)}"
-        )
+    check_speed_shape(arr.shape, shape[0], shape[1], None)
     arr = arr.astype(np.float64, copy=False)
-    check_finite(arr, "speed")
-    bad = arr <= 0
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"speed: expected values > 0, got {int(bad.sum())} values <= 0 "
-            f"(first {float(arr[first])!r} at index {first})"
+    check_speed_values(host_info(arr, "speed"), shape[0], shape[1])
+    return np.ascontiguousarray(1.0 / arr)
+
+
+def sweep_cpu(stack: np.ndarray, slowness: np.ndarray, uniform: bool, max_sweeps: int,
+              tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unchecked CPU driver: (n, H, W) bool seeds -> ((n, H, W) float32, (n,) last change)."""
+    from .kernels.sweep import sweep_instances, sweep_instances_serial
+
+    if stack.shape[0] == 0:
+        return np.empty((0,) + stack.shape[1:], np.float32), np.zeros(0)
+    kernel = sweep_instances if stack.shape[0] > 1 else sweep_instances_serial
+    out, _sweeps, last_change = kernel(stack, slowness, uniform, max_sweeps, tol)
+    return out, last_change
+
+
+def sweep_device(seeds: Any, slowness: Any, plane: np.ndarray, uniform: bool, max_sweeps: int,
+                 tol: float, threads: int | None, stream: Any) -> tuple[Any, np.ndarray]:
+    """GPU driver: (n, H, W) uint8 device seeds, (S, H, W) float64 device slowness, ``plane[i]``
+    the slowness plane of instance ``i`` -> ((n, H, W) float32 device, (n,) last change)."""
+    from numba import cuda
+
+    from .kernels import cuda_sweep as ksw
+
+    threads = dv.launch_config("sweep") if threads is None else threads
+    out, _sweeps, last = ksw.sweep_batched(seeds, slowness, cuda.to_device(plane, stream=stream),
+                                           uniform, max_sweeps, tol, threads, stream)
+    return out, last.copy_to_host(stream=stream)
+
+
+def warn_not_converged(last_change: np.ndarray, n: int, max_sweeps: int, tol: float) -> None:
+    late = np.flatnonzero(last_change > tol)
+    if late.size:
+        warnings.warn(
+            f"sweep_distance: {late.size} of {n} instance(s) did not converge "
+            f"in max_sweeps={max_sweeps} sweeps (largest last change "
+            f"{float(last_change[late].max()):.3g} > tol={tol}); the values are upper "
+            "bounds of the converged ones",
+            RuntimeWarning,
+            stacklevel=3,
         )
-    slowness = 1.0 / arr
-    # travel times are stored as float32: the largest (at most max(1/speed) * (H + W)) must
-    # not overflow, the smallest (at least min(1/speed) / sqrt(2)) must not underflow to 0
-    f32 = np.finfo(np.float32)
-    hi, lo = float(slowness.max()) * (shape[0] + shape[1]), float(slowness.min()) / np.sqrt(2.0)
-    if not (hi <= float(f32.max) and lo >= float(f32.tiny)):
-        raise ValueError(
-            f"speed: expected values in a range whose travel times fit float32, got speeds from "
-            f"{float(arr.min())!r} to {float(arr.max())!r} (travel times would reach "
-            f"{hi:.3g} or go below {lo:.3g}); rescale the speed"
-        )
-    return np.ascontiguousarray(slowness)
 
 
 def sweep_distance(
@@ -99,6 +131,7 @@ def sweep_distance(
     max_sweeps: int = DEFAULT_MAX_SWEEPS,
     tol: float = 0.0,
     device: str = "auto",
+    threads: int | None = None,
 ) -> Any:
     """Eikonal distance (travel time) from seed pixels, by fast sweeping.
 
@@ -130,6 +163,10 @@ def sweep_distance(
         ``"auto"``: the GPU (anti-diagonal parallel sweeps, identical values) for CuPy arrays
         and CUDA torch tensors, the CPU otherwise; ``"cuda"`` raises ``RuntimeError`` without
         a GPU.
+
+    threads : int, optional
+        GPU threads per block (one block per instance; default: the launch table's).  On the
+        GPU ``speed`` may also be (n, H, W), one speed per instance.
 
     Returns
     -------
@@ -176,34 +213,56 @@ def sweep_distance(
     >>> float(sweep_distance(seeds, np.full((5, 5), 2.0))[2, 4])  # twice the speed
     1.0
     """
-    from . import _gpu
-
-    if _gpu.use_gpu(device, seeds_mask, speed):
-        return _gpu.sweep_distance(seeds_mask, speed, max_sweeps=max_sweeps, tol=tol)
-    from .kernels.sweep import sweep_instances, sweep_instances_serial
-
-    seeds = _check_seeds(seeds_mask)
     max_sweeps = check_positive_int(max_sweeps, "max_sweeps")
     tol = check_positive_float(tol, "tol", allow_zero=True)
+    if threads is not None:
+        threads = check_positive_int(threads, "threads", maximum=1024)
+    if dv.use_gpu(device, seeds_mask, speed):
+        return _sweep_gpu(seeds_mask, speed, max_sweeps, tol, threads)
+    seeds = _check_seeds(seeds_mask)
     H, W = seeds.shape[-2:]
     if speed is None:
         slowness, uniform = np.ones((1, 1), np.float64), True
     else:
-        slowness, uniform = _check_speed(speed, (H, W)), False
+        slowness, uniform = check_speed(speed, (H, W)), False
     stack = np.ascontiguousarray(seeds.reshape((-1, H, W)))
-    if stack.shape[0] == 0:
-        out = np.empty((0, H, W), np.float32)
-    else:
-        kernel = sweep_instances if stack.shape[0] > 1 else sweep_instances_serial
-        out, sweeps, last_change = kernel(stack, slowness, uniform, max_sweeps, tol)
-        late = np.flatnonzero(last_change > tol)
-        if late.size:
-            warnings.warn(
-                f"sweep_distance: {late.size} of {stack.shape[0]} instance(s) did not converge "
-                f"in max_sweeps={max_sweeps} sweeps (largest last change "
-                f"{float(last_change[late].max()):.3g} > tol={tol}); the values are upper "
-                "bounds of the converged ones",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+    out, last_change = sweep_cpu(stack, slowness, uniform, max_sweeps, tol)
+    warn_not_converged(last_change, stack.shape[0], max_sweeps, tol)
     return like(out.reshape(seeds.shape), seeds_mask)
+
+
+def _sweep_gpu(seeds_mask: Any, speed: Any, max_sweeps: int, tol: float, threads: int | None) -> Any:
+    from numba import cuda
+
+    from .kernels import cuda_sweep as ksw
+    from .kernels.cuda_common import grid_2d
+
+    shp = dv.shape_of(seeds_mask)
+    _check_mask_shape(shp)
+    stream = dv.stream_of(seeds_mask)
+    dev = dv.as_device(seeds_mask, "seeds_mask")
+    check_binary_values(dv.device_info(dev, "seeds_mask", stream), _MASK_WHAT, mask=True)
+    seeds = dev.view(np.uint8) if np.dtype(dev.dtype) == np.bool_ else dv.as_device(dev, "seeds_mask", np.uint8)
+    H, W = shp[-2:]
+    n = shp[0] if len(shp) == 3 else 1
+    seeds = seeds.reshape((n, H, W))
+    if speed is None:
+        slowness = cuda.to_device(np.ones((1, 1, 1)), stream=stream)
+        plane = np.zeros(n, np.int32)
+        uniform = True
+    else:
+        sp = dv.as_device(speed, "speed")
+        if np.dtype(sp.dtype) == np.bool_ or np.dtype(sp.dtype).kind not in "iuf":
+            raise TypeError(f"speed: expected a real-valued float array, got dtype {sp.dtype}")
+        check_speed_shape(dv.shape_of(sp), H, W, n)
+        check_speed_values(dv.device_info(sp, "speed", stream), H, W)
+        S = 1 if len(dv.shape_of(sp)) == 2 else n
+        sp = sp.reshape((S, H, W))
+        slowness = cuda.device_array((S, H, W), np.float64, stream=stream)
+        blk = dv.launch_config("block")
+        ksw.reciprocal_kernel[grid_2d(S, H, W, blk), blk + (1,), stream](sp, slowness)
+        plane = np.zeros(n, np.int32) if S == 1 else np.arange(n, dtype=np.int32)
+        uniform = False
+    out, last = sweep_device(seeds, slowness, plane, uniform, max_sweeps, tol, threads, stream)
+    warn_not_converged(last, n, max_sweeps, tol)
+    return dv.to_kind(out.reshape(shp), seeds_mask)

@@ -29,6 +29,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+#: The launch table under the simulator (each simulated CUDA thread is a Python thread): tiny
+#: blocks, so multi-block and edge paths run on small inputs.
+SIM_LAUNCH = dict(block=(4, 4), threads=8, scan=4, bf=8, sweep=4, tile=4, rows=2, fuse=8,
+                  stats_threads=8, stats_blocks=2, update=8)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def simulator_launch_table():
+    """Shrink ``p2i_prior.kernels.cuda_common.LAUNCH`` for the session under the simulator."""
+    if HAS_GPU:
+        yield
+        return
+    try:
+        from p2i_prior.kernels.cuda_common import LAUNCH
+    except ImportError:  # numba-cuda not installed: the CUDA tests skip
+        yield
+        return
+    saved = dict(LAUNCH)
+    LAUNCH.update(SIM_LAUNCH)
+    yield
+    LAUNCH.clear()
+    LAUNCH.update(saved)
+
+
 @pytest.fixture
 def rng():
     """A fresh generator with a fixed seed for each test."""

@@ -2,9 +2,12 @@
 
 ``tests/conftest.py`` switches Numba to its CUDA simulator before numba is imported when no GPU
 is present, so every CUDA kernel runs here on numpy memory, one Python thread per CUDA thread.
-Inputs stay tiny and blocks tiny (4 x 4 threads, see ``p2i_prior._gpu.launch_config``) so that
-multi-block and edge paths execute while the whole CUDA suite stays fast.  With a real GPU the
-same tests run on it.
+Inputs stay tiny and blocks tiny (4 x 4 threads: ``conftest.py`` shrinks the launch table
+``p2i_prior.kernels.cuda_common.LAUNCH`` under the simulator) so that multi-block and edge
+paths execute while the whole CUDA suite stays fast.  With a real GPU the same tests run on it.
+
+``gpu`` holds the public step functions with ``device="cuda"`` bound: ``gpu.sobel(img)`` is
+``p2i_prior.sobel(img, device="cuda")``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from p2i_prior import _gpu
+import functools
+import types
+
+import p2i_prior
+from p2i_prior import _device
 
 #: Skip (rather than fail) where numba-cuda is not installed at all.
-needs_cuda = pytest.mark.skipif(not _gpu.cuda_available(), reason="numba-cuda is not usable")
+needs_cuda = pytest.mark.skipif(not _device.cuda_available(), reason="numba-cuda is not usable")
+
+#: The public functions, run on the (simulated) device.
+gpu = types.SimpleNamespace(**{
+    name: functools.partial(getattr(p2i_prior, name), device="cuda")
+    for name in ("sobel", "sobel_batch", "slic", "slic_batch", "build_rag", "build_rags",
+                 "rag_distance", "rag_distances", "sweep_distance", "fuse", "segment_instances",
+                 "pose_instance_maps")
+})
 
 #: float32 agreement of kernels whose CPU twin uses the same float64 operations: the CUDA
 #: compiler may contract a multiply-add into an FMA, which moves the last float32 bit at most.

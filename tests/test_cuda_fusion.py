@@ -4,11 +4,12 @@ the pipeline's softmax_instances and segment_instances."""
 import numpy as np
 import pytest
 
-from p2i_prior import _gpu, segment_instances
+from p2i_prior import segment_instances
 from p2i_prior.kernels import cuda_fusion as kf
+from p2i_prior.kernels.fusion import fuse_cpu
 from p2i_prior.pipeline import _box_masks, softmax_instances
 
-from cuda_sim import needs_cuda, to_device
+from cuda_sim import gpu, needs_cuda, to_device
 
 pytestmark = needs_cuda
 
@@ -43,7 +44,7 @@ def test_cpu_twin_matches_pipeline(inputs, use_boxes):
     H, W = labels.shape[1:]
     out_map = np.zeros((B, H * W, n), np.float32)
     out_lab = np.zeros((B, H * W), np.int32)
-    kf.fuse_cpu(d, labels.reshape(B, -1), True, score.reshape(B, -1), np.float32(1 / TAU),
+    fuse_cpu(d, labels.reshape(B, -1), True, score.reshape(B, -1), np.float32(1 / TAU),
                 np.float32(THRESHOLD), out_map, out_lab, True, boxes, use_boxes, W)
     for b in range(B):
         pm, lab = _reference(d, labels, score, boxes if use_boxes else None, b)
@@ -55,9 +56,9 @@ def test_cpu_twin_matches_pipeline(inputs, use_boxes):
 def test_gpu_fuse_superpixel_and_pixel_modes(inputs, use_boxes):
     d, labels, score, boxes = inputs
     bx = boxes if use_boxes else None
-    pm_sp, lab_sp = _gpu.fuse(d, score, temperature=TAU, threshold=THRESHOLD, labels=labels, boxes=bx)
+    pm_sp, lab_sp = gpu.fuse(d, score, temperature=TAU, threshold=THRESHOLD, labels=labels, boxes=bx)
     dense = np.stack([d[b][:, labels[b]] for b in range(d.shape[0])])  # (B, n, H, W)
-    pm_px, lab_px = _gpu.fuse(dense, score, temperature=TAU, threshold=THRESHOLD, boxes=bx)
+    pm_px, lab_px = gpu.fuse(dense, score, temperature=TAU, threshold=THRESHOLD, boxes=bx)
     np.testing.assert_array_equal(pm_sp, pm_px)
     np.testing.assert_array_equal(lab_sp, lab_px)
     for b in range(d.shape[0]):
@@ -68,11 +69,11 @@ def test_gpu_fuse_superpixel_and_pixel_modes(inputs, use_boxes):
 
 def test_gpu_fuse_single_image_and_labels_only(inputs):
     d, labels, score, boxes = inputs
-    pm, lab = _gpu.fuse(d[0], score[0], temperature=TAU, threshold=THRESHOLD, labels=labels[0])
+    pm, lab = gpu.fuse(d[0], score[0], temperature=TAU, threshold=THRESHOLD, labels=labels[0])
     ref_pm, ref_lab = _reference(d, labels, score, None, 0)
     assert pm.shape == ref_pm.shape and lab.dtype == np.int32
     np.testing.assert_array_equal(lab, ref_lab)
-    none, lab2 = _gpu.fuse(d[0], score[0], temperature=TAU, threshold=THRESHOLD, labels=labels[0],
+    none, lab2 = gpu.fuse(d[0], score[0], temperature=TAU, threshold=THRESHOLD, labels=labels[0],
                            write_map=False)
     assert none is None
     np.testing.assert_array_equal(lab2, ref_lab)
@@ -104,16 +105,16 @@ def test_kernel_on_device_arrays_tiny_blocks(inputs):
 )
 def test_fuse_bad_parameters(kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
-        _gpu.fuse(np.zeros((1, 2, 2), np.float32), np.ones((2, 2)), **kwargs)
+        gpu.fuse(np.zeros((1, 2, 2), np.float32), np.ones((2, 2)), **kwargs)
 
 
 def test_fuse_bad_arrays():
     with pytest.raises(ValueError, match=r"distances: expected \(n, H, W\) matching person_score \(2, 2\), got shape \(1, 3, 2\)"):
-        _gpu.fuse(np.zeros((1, 3, 2), np.float32), np.ones((2, 2)), temperature=1.0)
+        gpu.fuse(np.zeros((1, 3, 2), np.float32), np.ones((2, 2)), temperature=1.0)
     with pytest.raises(ValueError, match=r"person_score: expected probabilities in \[0, 1\], got range \[0.0, 2.0\]"):
-        _gpu.fuse(np.zeros((1, 1, 2), np.float32), np.array([[0.0, 2.0]]), temperature=1.0)
+        gpu.fuse(np.zeros((1, 1, 2), np.float32), np.array([[0.0, 2.0]]), temperature=1.0)
     with pytest.raises(ValueError, match=r"labels: expected values < K = 2 \(the distances' columns\), got maximum 5"):
-        _gpu.fuse(np.zeros((1, 2), np.float32), np.ones((1, 2)), temperature=1.0, labels=np.array([[0, 5]]))
+        gpu.fuse(np.zeros((1, 2), np.float32), np.ones((1, 2)), temperature=1.0, labels=np.array([[0, 5]]))
 
 
 def test_gpu_segment_instances_equals_host(rng):
@@ -122,8 +123,8 @@ def test_gpu_segment_instances_equals_host(rng):
     pm[1, 0] = (0.5, 0.5, 0.0)  # a tie: the lower instance
     score = rng.random((5, 7)).astype(np.float32)
     score[1, 0] = 1.0
-    got = _gpu.segment_instances(pm, score, threshold=0.3)
+    got = gpu.segment_instances(pm, score, threshold=0.3)
     np.testing.assert_array_equal(got, segment_instances(pm, score, threshold=0.3))
     assert got[1, 0] == 1
     with pytest.raises(ValueError, match=r"person_score: expected shape \(5, 7\) \(the map's H, W\), got \(7, 5\)"):
-        _gpu.segment_instances(pm, score.T)
+        gpu.segment_instances(pm, score.T)

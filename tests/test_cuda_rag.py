@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from p2i_prior import _gpu, build_rag
+from p2i_prior import build_rag
+from p2i_prior.kernels import cuda_common as kc
 from p2i_prior.kernels import cuda_rag as kr
 from p2i_prior.kernels import rag as cpu_rag
 
-from cuda_sim import blocky_labels, needs_cuda, to_device
+from cuda_sim import gpu, blocky_labels, needs_cuda, to_device
 
 pytestmark = needs_cuda
 
@@ -48,14 +49,14 @@ def test_given_node_offsets_keep_unused_labels_isolated(rng):
 
 def test_scan_matches_cumsum(rng):
     src = rng.integers(0, 9, 37).astype(np.int64)
-    out = kr.exclusive_scan(to_device(src), scan_threads=4).copy_to_host()
+    out = kc.exclusive_scan(to_device(src), scan_threads=4).copy_to_host()
     np.testing.assert_array_equal(out, np.concatenate([[0], np.cumsum(src)]))
 
 
 def test_gpu_build_rag_equals_host(rng):
     labels = blocky_labels(rng, 8, 11, 6).astype(np.int64)
     edge = rng.random((8, 11)).astype(np.float32)
-    g, r = _gpu.build_rag(labels, edge), build_rag(labels, edge)
+    g, r = gpu.build_rag(labels, edge), build_rag(labels, edge)
     assert g.n_nodes == r.n_nodes
     np.testing.assert_array_equal(g.indptr, r.indptr)
     np.testing.assert_array_equal(g.indices, r.indices)
@@ -66,7 +67,7 @@ def test_gpu_build_rag_equals_host(rng):
 def test_build_rags_graph_accessor(rng):
     labels = np.stack([blocky_labels(rng, 6, 7, 4), blocky_labels(rng, 6, 7, 3)])
     edge = rng.random((2, 6, 7))
-    batch = _gpu.build_rags(labels, edge)
+    batch = gpu.build_rags(labels, edge)
     assert batch.n_graphs == 2
     for b in range(2):
         g, r = batch.graph(b), build_rag(labels[b], edge[b])
@@ -87,9 +88,9 @@ def test_build_rags_graph_accessor(rng):
 )
 def test_gpu_build_rag_bad_input(labels, edge, exc, msg):
     with pytest.raises(exc, match=msg):
-        _gpu.build_rag(labels, edge)
+        gpu.build_rag(labels, edge)
 
 
 def test_build_rags_bad_n_labels(rng):
     with pytest.raises(ValueError, match=r"n_labels: expected 1 positive counts \(one per image\), got \[0, 2\]"):
-        _gpu.build_rags(np.zeros((1, 2, 2), np.int32), np.zeros((1, 2, 2)), n_labels=[0, 2])
+        gpu.build_rags(np.zeros((1, 2, 2), np.int32), np.zeros((1, 2, 2)), n_labels=[0, 2])

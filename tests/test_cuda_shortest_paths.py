@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy.sparse import csgraph, csr_array
 
-from p2i_prior import _gpu, build_rag, rag_distance
+from p2i_prior import build_rag, rag_distance
 from p2i_prior.kernels import cuda_shortest_paths as ksp
 from p2i_prior.kernels import shortest_paths as sp
 
-from cuda_sim import blocky_labels, needs_cuda, random_graph, to_device, union_graph
+from cuda_sim import gpu, blocky_labels, needs_cuda, random_graph, to_device, union_graph
 
 pytestmark = needs_cuda
 
@@ -69,7 +69,7 @@ def test_gpu_rag_distance_equals_host(rng, solver):
     seeds = np.zeros((3, rag.n_nodes), bool)
     seeds[0, 0] = True
     seeds[1, [2, 5]] = True
-    got = _gpu.rag_distance(rag, seeds, solver)
+    got = gpu.rag_distance(rag, seeds, solver)
     want = rag_distance(rag, seeds, solver)
     np.testing.assert_allclose(got, want, rtol=RTOL32 if solver == "apsp" else 0)
     assert np.isinf(got[2]).all()
@@ -78,11 +78,11 @@ def test_gpu_rag_distance_equals_host(rng, solver):
 def test_gpu_rag_distances_batch(rng):
     labels = np.stack([blocky_labels(rng, 7, 8, 5), blocky_labels(rng, 7, 8, 4)])
     edge = rng.random((2, 7, 8))
-    batch = _gpu.build_rags(labels, edge)
+    batch = gpu.build_rags(labels, edge)
     K = int(batch.n_nodes.max())
     seeds = np.zeros((2, 2, K), bool)
     seeds[0, 0, 0] = seeds[0, 1, 1] = seeds[1, 0, 2] = True
-    got = _gpu.rag_distances(batch, seeds)
+    got = gpu.rag_distances(batch, seeds)
     for b in range(2):
         Kb = int(batch.n_nodes[b])
         want = rag_distance(build_rag(labels[b], edge[b]), seeds[b, :, :Kb])
@@ -93,10 +93,10 @@ def test_gpu_rag_distances_batch(rng):
 def test_gpu_rag_distance_bad_input(rng):
     rag = build_rag(np.array([[0, 1]]), np.ones((1, 2)))
     with pytest.raises(TypeError, match=r"rag: expected a p2i_prior.RAG \(from build_rag\), got dict"):
-        _gpu.rag_distance({}, np.ones((1, 2), bool))
+        gpu.rag_distance({}, np.ones((1, 2), bool))
     with pytest.raises(ValueError, match=r"seeds: expected \(n, K\) with K = rag.n_nodes = 2, got shape \(1, 3\)"):
-        _gpu.rag_distance(rag, np.ones((1, 3), bool))
+        gpu.rag_distance(rag, np.ones((1, 3), bool))
     with pytest.raises(TypeError, match=r"seeds: expected a bool array \(or 0/1 values\), got dtype float64"):
-        _gpu.rag_distance(rag, np.array([[0.5, 1.0]]))
+        gpu.rag_distance(rag, np.array([[0.5, 1.0]]))
     with pytest.raises(ValueError, match=r"solver: expected one of 'sssp', 'apsp', got 'bfs'"):
-        _gpu.rag_distance(rag, np.ones((1, 2), bool), "bfs")
+        gpu.rag_distance(rag, np.ones((1, 2), bool), "bfs")

@@ -5,10 +5,10 @@ import pytest
 from numba import cuda
 
 import p2i_prior as p
-from p2i_prior import _gpu
+from p2i_prior import superpixels
 from p2i_prior.kernels.slic import enforce_connectivity
 
-from cuda_sim import blocky_labels, needs_cuda, to_device
+from cuda_sim import gpu, blocky_labels, needs_cuda, to_device
 
 pytestmark = needs_cuda
 
@@ -25,7 +25,7 @@ def _image(rng, H, W, regions=5):
 @pytest.mark.parametrize("enforce", [True, False])
 def test_slic_rgb_matches_cpu(rng, enforce):
     img = _image(rng, 10, 13)
-    got = _gpu.slic(img, n_segments=9, enforce_connectivity=enforce)
+    got = gpu.slic(img, n_segments=9, enforce_connectivity=enforce)
     want = np.asarray(p.slic(img, n_segments=9, enforce_connectivity=enforce))
     assert got.dtype == np.int32 and got.shape == want.shape
     assert (got == want).mean() >= AGREEMENT
@@ -34,7 +34,7 @@ def test_slic_rgb_matches_cpu(rng, enforce):
 
 def test_slic_batch_grey_float_matches_cpu(rng):
     imgs = rng.random((2, 9, 11))
-    labels, counts = _gpu.slic_batch(imgs, n_segments=6, compactness=0.1, max_num_iter=4)
+    labels, counts = gpu.slic_batch(imgs, n_segments=6, compactness=0.1, max_num_iter=4)
     for b in range(2):
         want = np.asarray(p.slic(imgs[b], n_segments=6, compactness=0.1, max_num_iter=4))
         assert (labels[b] == want).mean() >= AGREEMENT
@@ -45,7 +45,7 @@ def test_connectivity_replays_cpu_rule(rng):
     """The union-find connectivity equals the CPU flood fill on adversarial label noise."""
     lab = rng.integers(0, 4, (3, 7, 9)).astype(np.int32)
     for min_size in (0, 2, 4, 30):
-        got, n = _gpu._enforce_connectivity_device(to_device(lab), min_size)
+        got, n = superpixels.enforce_connectivity_device(to_device(lab), min_size)
         got = got.copy_to_host()
         for b in range(3):
             ref, n_ref = enforce_connectivity(lab[b], min_size, 10**6)
@@ -68,7 +68,7 @@ def test_lab_kernel_matches_cpu_planes(rng):
 @pytest.mark.parametrize(
     "image, kwargs, exc, msg",
     [
-        (np.zeros((4, 4, 2)), {}, ValueError, r"image: expected 3 colour channels, \(H, W\) or \(H, W, 3\), got shape \(4, 4, 2\)"),
+        (np.zeros((4, 4, 2)), {}, ValueError, r"image: expected 3 colour channels, \(H, W, 3\), got shape \(4, 4, 2\)"),
         (np.zeros((0, 4)), {}, ValueError, r"image: expected a non-empty image, got shape \(0, 4\)"),
         (np.full((3, 3), 2.0), {}, ValueError, r"image: expected float values in \[0, 1\], got values in \[2, 2\]"),
         (np.zeros((3, 3), complex), {}, TypeError, r"image: expected a real-valued \(uint8 or float\) array, got dtype complex128"),
@@ -79,7 +79,7 @@ def test_lab_kernel_matches_cpu_planes(rng):
 )
 def test_slic_bad_input(image, kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
-        _gpu.slic(image, **kwargs)
+        gpu.slic(image, **kwargs)
 
 
 @pytest.mark.gpu
@@ -88,6 +88,6 @@ def test_slic_640x480_agreement_on_a_real_gpu(rng):
 
     scenes = make_scenes(4, 0, height=480, width=640)
     imgs = np.stack([s.image for s in scenes])
-    labels, counts = _gpu.slic_batch(imgs, n_segments=1000)
+    labels, counts = gpu.slic_batch(imgs, n_segments=1000)
     agree = [(labels[b] == np.asarray(p.slic(imgs[b], n_segments=1000))).mean() for b in range(4)]
     assert min(agree) >= AGREEMENT, agree

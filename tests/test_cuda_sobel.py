@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from skimage import color, filters
 
-from p2i_prior import _gpu, sobel as cpu_sobel
+from p2i_prior import _device, sobel as cpu_sobel
 from p2i_prior.kernels import cuda_sobel as ks
 from p2i_prior.kernels.sobel import rgb_to_grey, sobel_grey
 
-from cuda_sim import ATOL32, needs_cuda, to_device
+from cuda_sim import gpu, ATOL32, needs_cuda, to_device
 
 pytestmark = needs_cuda
 
@@ -48,21 +48,21 @@ def test_gpu_sobel_equals_host_sobel(rng, shape, dtype):
         img = rng.random(shape).astype(dtype)
     else:
         img = rng.integers(0, np.iinfo(dtype).max, shape, endpoint=True).astype(dtype)
-    got = _gpu.sobel(img)
+    got = gpu.sobel(img)
     assert isinstance(got, np.ndarray) and got.dtype == np.float32 and got.shape == shape[:2]
     np.testing.assert_allclose(got, cpu_sobel(img), atol=ATOL32, rtol=0)
 
 
 def test_device_array_in_device_array_out(rng):
     img = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    got = _gpu.sobel(to_device(img))
-    assert _gpu.kind_of(got) == "numba"
+    got = gpu.sobel(to_device(img))
+    assert _device.kind_of(got) == "numba"
     np.testing.assert_allclose(got.copy_to_host(), cpu_sobel(img), atol=ATOL32, rtol=0)
 
 
 def test_sobel_batch(rng):
     imgs = rng.integers(0, 256, (3, 5, 6, 3), dtype=np.uint8)
-    got = _gpu.sobel_batch(imgs)
+    got = gpu.sobel_batch(imgs)
     assert got.shape == (3, 5, 6)
     for b in range(3):
         np.testing.assert_allclose(got[b], cpu_sobel(imgs[b]), atol=ATOL32, rtol=0)
@@ -82,19 +82,19 @@ def test_sobel_batch(rng):
 )
 def test_gpu_sobel_bad_input(bad, exc, msg):
     with pytest.raises(exc, match=msg):
-        _gpu.sobel(bad)
+        gpu.sobel(bad)
 
 
 def test_sobel_batch_bad_shape():
     with pytest.raises(ValueError, match=r"images: expected \(B, H, W\) or \(B, H, W, 3\) images, got shape \(2, 3\)"):
-        _gpu.sobel_batch(np.zeros((2, 3)))
+        gpu.sobel_batch(np.zeros((2, 3)))
 
 
 @pytest.mark.gpu
 def test_cupy_zero_copy_in_and_out(rng):
     cupy = pytest.importorskip("cupy")
     img = cupy.asarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
-    out = _gpu.sobel(img)
+    out = gpu.sobel(img)
     assert isinstance(out, cupy.ndarray) and out.device.id == img.device.id
     np.testing.assert_allclose(out.get(), cpu_sobel(img.get()), atol=ATOL32, rtol=0)
 
@@ -105,6 +105,6 @@ def test_torch_cuda_in_and_out(rng):
     if not torch.cuda.is_available():
         pytest.skip("torch without CUDA")
     img = torch.from_numpy(rng.random((33, 40))).cuda()
-    out = _gpu.sobel(img)
+    out = gpu.sobel(img)
     assert out.is_cuda and out.dtype == torch.float32
     np.testing.assert_allclose(out.cpu().numpy(), cpu_sobel(img.cpu().numpy()), atol=ATOL32, rtol=0)

@@ -5,11 +5,11 @@ import warnings
 import numpy as np
 import pytest
 
-from p2i_prior import _gpu, sweep_distance
+from p2i_prior import sweep_distance
 from p2i_prior.kernels import cuda_sweep as ksw
 from p2i_prior.kernels.sweep import sweep_instances
 
-from cuda_sim import needs_cuda, to_device
+from cuda_sim import gpu, needs_cuda, to_device
 
 pytestmark = needs_cuda
 
@@ -39,21 +39,21 @@ def test_kernel_values_and_sweep_counts_equal_cpu(rng, seeds, uniform):
 
 def test_gpu_sweep_distance_equals_host(rng, seeds):
     speed = rng.uniform(0.5, 2.0, seeds.shape[1:])
-    np.testing.assert_array_equal(_gpu.sweep_distance(seeds), sweep_distance(seeds))
-    np.testing.assert_array_equal(_gpu.sweep_distance(seeds[1]), sweep_distance(seeds[1]))
-    np.testing.assert_array_equal(_gpu.sweep_distance(seeds[:2], speed), sweep_distance(seeds[:2], speed))
+    np.testing.assert_array_equal(gpu.sweep_distance(seeds), sweep_distance(seeds))
+    np.testing.assert_array_equal(gpu.sweep_distance(seeds[1]), sweep_distance(seeds[1]))
+    np.testing.assert_array_equal(gpu.sweep_distance(seeds[:2], speed), sweep_distance(seeds[:2], speed))
 
 
 def test_per_instance_speed_planes(rng, seeds):
     speeds = rng.uniform(0.5, 2.0, (2,) + seeds.shape[1:])
-    got = _gpu.sweep_distance(seeds[:2].astype(np.uint8), speeds)
+    got = gpu.sweep_distance(seeds[:2].astype(np.uint8), speeds)
     for i in range(2):
         np.testing.assert_array_equal(got[i], sweep_distance(seeds[i], speeds[i]))
 
 
 def test_max_sweeps_warning_like_host(seeds):
     with pytest.warns(RuntimeWarning, match=r"sweep_distance: 2 of 3 instance\(s\) did not converge in max_sweeps=1"):
-        got = _gpu.sweep_distance(seeds, max_sweeps=1)
+        got = gpu.sweep_distance(seeds, max_sweeps=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.testing.assert_array_equal(got, sweep_distance(seeds, max_sweeps=1))
@@ -87,11 +87,11 @@ def test_geodesic_slowness_kernel(rng):
 )
 def test_gpu_sweep_distance_bad_input(args, exc, msg):
     with pytest.raises(exc, match=msg):
-        _gpu.sweep_distance(*args)
+        gpu.sweep_distance(*args)
 
 
 def test_bad_max_sweeps_and_tol():
     with pytest.raises(ValueError, match=r"max_sweeps: expected an integer >= 1, got 0"):
-        _gpu.sweep_distance(np.ones((2, 2), bool), max_sweeps=0)
+        gpu.sweep_distance(np.ones((2, 2), bool), max_sweeps=0)
     with pytest.raises(ValueError, match=r"tol: expected a finite number >= 0, got -1.0"):
-        _gpu.sweep_distance(np.ones((2, 2), bool), tol=-1.0)
+        gpu.sweep_distance(np.ones((2, 2), bool), tol=-1.0)

@@ -1,7 +1,7 @@
 """Every CUDA kernel compiles to PTX for sm_90 (H100/H200) with its real launch signatures.
 
 The simulator runs any Python, so it cannot tell whether a kernel compiles; this test compiles
-each ``numba.cuda.jit`` kernel of ``kernels/cuda_*.py`` with ``numba.cuda.compile_ptx`` (NVVM
+each ``numba.cuda.jit`` kernel of ``kernels/cuda_*.py`` (the shared ones in ``cuda_common``) with ``numba.cuda.compile_ptx`` (NVVM
 from the CUDA toolkit / nvidia-cuda-nvrtc wheel, no GPU needed) in a subprocess without
 ``NUMBA_ENABLE_CUDASIM``.  ``SIGNATURES`` lists the argument types the host code launches
 each kernel with; the test fails when a module gains a kernel that is not listed.
@@ -20,6 +20,12 @@ F32, F64, I32, I64, U8 = "float32", "float64", "int32", "int64", "uint8"
 
 #: module -> kernel -> list of signatures (void return); the first entries are the hot ones.
 SIGNATURES = {
+    "cuda_common": {
+        "fill_value_kernel": [f"void({A(I32, 1)}, int32)", f"void({A(U8, 1)}, uint8)",
+                              f"void({A(F64, 1)}, float64)", f"void({A(I64, 1)}, int64)"],
+        "scan_rows_kernel": [f"void({A(I64, 2)}, {A(I64, 2)})"],
+        "stats_kernel": [f"void({A(F32, 1)}, {A(F64, 1)})", f"void({A(U8, 1)}, {A(F64, 1)})"],
+    },
     "cuda_sobel": {
         "sobel_rgb_kernel": [f"void({A(U8, 4)}, float64, {A(F32, 3)})",
                              f"void({A(F64, 4)}, float64, {A(F32, 3)})"],
@@ -55,12 +61,9 @@ SIGNATURES = {
         "fill_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F64, 1)}, {A(I32, 1)}, {A(I64, 1)}, "
                         f"{A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I32, 1)})"],
         "sort_rows_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I32, 1)})"],
-        "fill_value_kernel": [f"void({A(I32, 1)}, int32)", f"void({A(U8, 1)}, uint8)",
-                              f"void({A(F64, 1)}, float64)", f"void({A(I64, 1)}, int64)"],
         "seeds_from_pixels_kernel": [f"void({A(I32, 3)}, {A(I32, 1)}, {A(I32, 1)}, {A(I32, 1)}, "
                                      f"{A(I32, 1)}, {A(U8, 2)})"],
         "pixel_mask_kernel": [f"void({A(I32, 1)}, {A(I32, 1)}, {A(I32, 1)}, {A(U8, 3)})"],
-        "stats_kernel": [f"void({A(F32, 1)}, {A(F64, 1)})", f"void({A(U8, 1)}, {A(F64, 1)})"],
     },
     "cuda_slic": {
         "minmax_kernel": [f"void({A(U8, 2)}, {A(F64, 2)})", f"void({A(F64, 2)}, {A(F64, 2)})"],
@@ -79,7 +82,6 @@ SIGNATURES = {
         "bfs_link_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 2)}, {A(I64, 2)}, {A(I32, 2)}, {A(I32, 2)})"],
         "merge_kernel": [f"void({A(I32, 2)}, {A(I32, 2)}, int64, {A(I32, 2)}, {A(I32, 2)})"],
         "kept_kernel": [f"void({A(I32, 2)}, {A(I32, 2)}, int64, {A(I64, 2)})"],
-        "scan_rows_kernel": [f"void({A(I64, 2)}, {A(I64, 2)})"],
         "final_label_kernel": [f"void({A(I32, 2)}, {A(I64, 2)}, {A(I32, 2)})"],
         "zero_region_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 1)}, {A(I64, 1)})"],
         "zero_fix_kernel": [f"void({A(I32, 2)}, int64, {A(I64, 2)}, {A(I64, 1)}, {A(I64, 1)}, int64, "

@@ -1,0 +1,25 @@
+"""The prior's defaults, in one place: the CPU and the batched GPU pipelines read them here."""
+
+from __future__ import annotations
+
+#: Distance methods of the pose-instance map (see :mod:`p2i_prior.pipeline`).
+METHODS = ("rag", "sweep", "geodesic")
+#: Graph solvers of ``method="rag"``: multi-source Dijkstra / Bellman–Ford, or Floyd–Warshall.
+SOLVERS = ("sssp", "apsp")
+#: Default softmax temperature per method, in the units of its distance: summed mean Sobel
+#: strength (in [0, 1] grey units) for "rag", pixels for "sweep", edge-weighted pixels for
+#: "geodesic".  The temperature shapes the soft map only; labels from
+#: :func:`p2i_prior.segment_instances` do not depend on it.
+DEFAULT_TEMPERATURE = {"rag": 0.05, "sweep": 10.0, "geodesic": 10.0}
+#: SLIC: superpixels (capped at the pixel count of smaller images), compactness, iterations,
+#: connectivity and its fragment-size factors (see :func:`p2i_prior.slic`).
+N_SEGMENTS = 1000
+COMPACTNESS = 10.0
+SLIC_MAX_NUM_ITER = 10
+SLIC_ENFORCE_CONNECTIVITY = True
+SLIC_MIN_SIZE_FACTOR = 0.5
+SLIC_MAX_SIZE_FACTOR = 3.0
+#: Edge penalty of the default geodesic speed ``1 / (1 + edge_weight * sobel / mean(sobel))``.
+EDGE_WEIGHT = 10.0
+#: Cap on fast-sweeping sweeps (unit speed converges in 5-9, geodesic in tens).
+MAX_SWEEPS = 400
