@@ -70,6 +70,29 @@ def _nearest_cell(n_pixels: int, start: int, step: int, n_cells: int) -> np.ndar
     return np.clip(idx, 0, n_cells - 1).astype(np.int32)
 
 
+def _seed_layout(H: int, W: int, n_segments: int, compactness: float):
+    """The seed grid both drivers start from: per pixel row / column its nearest cell
+    (``row_cell``, ``col_cell``), per cell row the pixel rows it owns (``row_lo..row_hi``), per
+    cell column the pixel columns of its 3-cell window (``xlo..xhi``), the (K, 5) float32
+    starting centres ``(y, x, L, a, b)`` and the float32 spatial weight ``m = (compactness / S)^2``."""
+    start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
+    row_cell = _nearest_cell(H, start_y, step_y, ny)  # cell row of each pixel row
+    col_cell = _nearest_cell(W, start_x, step_x, nx)
+    cells = np.arange(ny, dtype=np.int32)
+    row_lo = np.searchsorted(row_cell, cells, "left").astype(np.int32)
+    row_hi = np.searchsorted(row_cell, cells, "right").astype(np.int32)
+    cols = np.arange(nx, dtype=np.int32)
+    xlo = np.searchsorted(col_cell, cols - 1, "left").astype(np.int32)
+    xhi = np.searchsorted(col_cell, cols + 1, "right").astype(np.int32)
+    K = ny * nx
+    centres = np.zeros((K, 5), np.float32)
+    centres[:, 0] = np.repeat(start_y + step_y * np.arange(ny), nx)
+    centres[:, 1] = np.tile(start_x + step_x * np.arange(nx), ny)
+    S = float(max(step_y, step_x))  # scikit-image's ``step``
+    m = np.float32((compactness / S) ** 2)
+    return row_cell, col_cell, row_lo, row_hi, xlo, xhi, centres, m
+
+
 def _check_shape(shape: tuple, name: str, batched: bool) -> None:
     lead = 1 if batched else 0
     layout = "(B, H, W) or (B, H, W, 3)" if batched else "(H, W) or (H, W, 3)"
@@ -259,23 +282,10 @@ def slic_cpu(arr: np.ndarray, n_segments: int, compactness: float, max_num_iter:
     H, W = arr.shape[:2]
     planes = _lab_planes(arr)
 
-    start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
-    row_cell = _nearest_cell(H, start_y, step_y, ny)  # cell row of each pixel row
-    col_cell = _nearest_cell(W, start_x, step_x, nx)
-    cells = np.arange(ny, dtype=np.int32)
-    row_lo = np.searchsorted(row_cell, cells, "left").astype(np.int32)
-    row_hi = np.searchsorted(row_cell, cells, "right").astype(np.int32)
-    cols = np.arange(nx, dtype=np.int32)
-    xlo = np.searchsorted(col_cell, cols - 1, "left").astype(np.int32)
-    xhi = np.searchsorted(col_cell, cols + 1, "right").astype(np.int32)
-
-    K = ny * nx
-    centres = np.zeros((K, 5), np.float32)
-    centres[:, 0] = np.repeat(start_y + step_y * np.arange(ny), nx)
-    centres[:, 1] = np.tile(start_x + step_x * np.arange(nx), ny)
+    row_cell, col_cell, row_lo, row_hi, xlo, xhi, centres, m = _seed_layout(H, W, n_segments, compactness)
+    ny, nx = row_lo.size, xlo.size
+    K = centres.shape[0]
     alive = np.ones(K, np.bool_)
-    S = float(max(step_y, step_x))  # scikit-image's ``step``
-    m = np.float32((compactness / S) ** 2)
 
     # First assignment: the nearest seed, the first one (lowest k) on ties.  With distances
     # that split into rows and columns, that is the lower nearest seed row and column.
@@ -368,21 +378,11 @@ def slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: in
     planes = cuda.device_array((B, 3, H, W), np.float32, stream=stream)
     kslic.lab_kernel[grid3, threads3, stream](imgs, lohi, planes)
 
-    start_y, step_y, ny, start_x, step_x, nx = _seed_grid(H, W, n_segments)
-    row_cell = _nearest_cell(H, start_y, step_y, ny)
-    col_cell = _nearest_cell(W, start_x, step_x, nx)
-    row_lo = np.searchsorted(row_cell, np.arange(ny), "left").astype(np.int32)
-    row_hi = np.searchsorted(row_cell, np.arange(ny), "right").astype(np.int32)
-    cols = np.arange(nx, dtype=np.int32)
-    xlo = np.searchsorted(col_cell, cols - 1, "left").astype(np.int32)
-    xhi = np.searchsorted(col_cell, cols + 1, "right").astype(np.int32)
-    K = ny * nx
-    centres = np.zeros((K, 5), np.float32)
-    centres[:, 0] = np.repeat(start_y + step_y * np.arange(ny), nx)
-    centres[:, 1] = np.tile(start_x + step_x * np.arange(nx), ny)
+    row_cell, col_cell, row_lo, row_hi, xlo, xhi, centres, m = _seed_layout(H, W, n_segments, compactness)
+    nx = xlo.size
+    K = centres.shape[0]
     d_centres = to_dev(np.broadcast_to(centres, (B, K, 5)))
     alive = to_dev(np.ones((B, K), np.uint8))
-    m = np.float32((compactness / float(max(step_y, step_x))) ** 2)
     d_row_cell, d_col_cell = to_dev(row_cell), to_dev(col_cell)
     d_row_lo, d_row_hi, d_xlo, d_xhi = to_dev(row_lo), to_dev(row_hi), to_dev(xlo), to_dev(xhi)
 
