@@ -96,6 +96,10 @@ SIGNATURES = {
         "edge_slowness_kernel": [f"void({A(F32, 3)}, {A(F64, 1)}, float64, {A(F64, 3)})"],
         "reciprocal_kernel": [f"void({A(F64, 3)}, {A(F64, 3)})"],
     },
+    "cuda_edt": {
+        "row_scan_kernel": [f"void({A(U8, 3)}, {A(F32, 3)})"],
+        "column_envelope_kernel": [f"void({A(F32, 3)}, {A(I32, 3)}, {A(I32, 3)})"],
+    },
 }
 
 SCRIPT = textwrap.dedent(
@@ -167,5 +171,6 @@ def test_hot_loops_stay_in_registers_and_shared_memory(report):
     assert ptx[key("cuda_shortest_paths", "fw_phase3")]["shared"] > 0
     assert ptx[key("cuda_shortest_paths", "bf_shared_kernel")]["shared"] > 0
     assert ptx[key("cuda_sweep", "sweep_kernel")]["local"] == 0
+    assert ptx[key("cuda_edt", "column_envelope_kernel")]["local"] == 0
     assert ptx[key("cuda_slic", "assign_kernel")]["local"] == 0
     assert ptx[key("cuda_slic", "update_kernel")]["shared"] > 0
