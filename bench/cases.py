@@ -23,6 +23,8 @@ from .core import Measurement, measure_group, ratio
 from .inputs import Inputs, coco_input, default_coco_dir, inputs_for, synthetic_input
 from .references import (  # noqa: F401
     numpy_fusion,
+    opencv_edt,
+    opencv_edt_available,
     opencv_slic,
     opencv_slic_available,
     ours_pipeline,
@@ -238,6 +240,46 @@ def case_sweep(x: Inputs, config: Config) -> dict:
             "comparisons": unit["comparisons"] + geo["comparisons"]}
 
 
+def case_edt(x: Inputs, config: Config) -> dict:
+    """Exact Euclidean distance to each person's skeleton: p2i.euclidean_distance (all instances
+    in one call) vs OpenCV's exact transform and SciPy's EDT looped over instances, and the
+    first-order fast sweeping it replaces in the Euclidean prior."""
+    from scipy.ndimage import distance_transform_edt
+
+    import p2i_prior as P
+
+    H, W = x.image.shape[:2]
+    seeds = P.skeleton_mask(x.keypoints, (H, W))
+    seeds = np.ascontiguousarray(seeds[seeds.reshape(len(seeds), -1).any(axis=1)])
+
+    def edt():
+        return [distance_transform_edt(~s) for s in seeds]
+
+    exact = np.stack(edt())
+    err = lambda d: float(np.abs(np.asarray(d, np.float64) - exact).max())
+    fns = {"p2i.euclidean_distance": lambda: P.euclidean_distance(seeds),
+           "scipy.distance_transform_edt": edt,
+           "p2i.sweep_distance": lambda: P.sweep_distance(seeds)}
+    roles = {"p2i.euclidean_distance": "ours", "scipy.distance_transform_edt": "reference",
+             "p2i.sweep_distance": "ours"}
+    pairs = [("p2i.euclidean_distance", "scipy.distance_transform_edt"),
+             ("p2i.euclidean_distance", "p2i.sweep_distance")]
+    max_err = {"p2i.euclidean_distance": err(P.euclidean_distance(seeds)),
+               "p2i.sweep_distance": err(P.sweep_distance(seeds))}
+    skipped = []
+    if opencv_edt_available():
+        fns["opencv.distanceTransform"] = lambda: opencv_edt(seeds)
+        roles["opencv.distanceTransform"] = "reference"
+        pairs.insert(0, ("p2i.euclidean_distance", "opencv.distanceTransform"))
+        max_err["opencv.distanceTransform"] = err(np.stack(opencv_edt(seeds)))
+    else:
+        skipped.append(_skip("edt", x, "opencv.distanceTransform",
+                             "OpenCV (cv2) is not installed: pip install opencv-contrib-python-headless"))
+    params = {"n_instances": int(len(seeds)), "seed_pixels": int(seeds.sum()),
+              "max_abs_diff_vs_scipy_px": max_err}
+    return _group("edt", x, config, fns, roles, pairs, params, {"skipped": skipped})
+
+
 def _sweep_counts(seeds: np.ndarray, speed: np.ndarray | None) -> list[int]:
     """Diagnostic: Gauss-Seidel sweeps each instance needed (from the kernel, untimed)."""
     from p2i_prior.kernels.sweep import sweep_instances_serial
@@ -364,8 +406,8 @@ def case_threads(x: Inputs, config: Config) -> dict:
         numba.set_num_threads(before)
 
 
-CASES = ("slic", "sobel", "rag", "rag_distance", "rag_distance_k", "sweep", "end_to_end", "threads",
-         "scaling", "gpu")
+CASES = ("slic", "sobel", "rag", "rag_distance", "rag_distance_k", "sweep", "edt", "end_to_end",
+         "threads", "scaling", "gpu")
 
 
 def build_tasks(config: Config) -> list[Task]:
@@ -376,7 +418,7 @@ def build_tasks(config: Config) -> list[Task]:
         raise ValueError(f"cases: expected names from {', '.join(CASES)}, got {', '.join(sorted(unknown))}")
     tasks: list[Task] = []
     per_size = [("slic", case_slic), ("sobel", case_sobel), ("rag", case_rag),
-                ("rag_distance", case_rag_distance), ("sweep", case_sweep),
+                ("rag_distance", case_rag_distance), ("sweep", case_sweep), ("edt", case_edt),
                 ("end_to_end", case_end_to_end)]
     for w, h in config.sizes:
         for name, fn in per_size:

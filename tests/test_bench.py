@@ -57,12 +57,12 @@ def test_quick_suite_document(quick_run):
     assert finite_ratios(loaded)
     # every case produced a comparison (gpu: a comparison with a GPU, a skip note without one)
     compared = {c["case"] for c in loaded["comparisons"]}
-    assert {"slic", "sobel", "rag", "rag_distance", "rag_distance_k", "sweep", "sweep_speed",
+    assert {"slic", "sobel", "rag", "rag_distance", "rag_distance_k", "sweep", "sweep_speed", "edt",
             "end_to_end", "threads"} - compared <= {"threads"}  # threads needs >= 2 cores
     assert any(s["case"] == "gpu" for s in loaded["skipped"]) or "gpu" in compared
-    # the three targets are reported, each with a finite speed-up
-    assert [t["case"] for t in loaded["targets"]][-2:] == ["slic", "rag_distance"]
-    assert all(t["case"] == "end_to_end" for t in loaded["targets"][:-2])
+    # the targets are reported, each with a finite speed-up (edt's needs OpenCV)
+    assert [t["case"] for t in loaded["targets"]][-3:] == ["slic", "rag_distance", "edt"]
+    assert all(t["case"] == "end_to_end" for t in loaded["targets"][:-3])
     assert all(math.isfinite(t["speedup"]) for t in loaded["targets"] if t["input"] is not None)
     assert math.isfinite(loaded["targets"][0]["speedup"])
     # scaling: three axes, each with a fitted exponent
