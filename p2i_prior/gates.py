@@ -17,7 +17,7 @@ import numpy as np
 from .checks import check_finite, check_positive_float, check_threshold, like, shape_str, to_numpy
 from .fusion import check_score
 from .skeleton import check_keypoints, skeleton_mask, skeleton_pixels
-from .sweep import sweep_distance
+from .grid_distance import edt_cpu
 
 __all__ = [
     "MIN_SCALE",
@@ -123,7 +123,7 @@ def instance_gates(kp: np.ndarray, H: int, W: int, boxes: Any, extent: Any) -> n
         gate = box_masks(check_boxes(boxes, n), H, W)
     if extent is not None:
         extent = check_positive_float(extent, "extent")
-        eucl = np.asarray(sweep_distance(skeleton_mask(kp, (H, W))))
+        eucl = edt_cpu(np.ascontiguousarray(skeleton_mask(kp, (H, W))))  # exact Euclidean
         scale = instance_scales(kp)
         reach = eucl <= (extent * np.nan_to_num(scale, nan=0.0))[:, None, None]
         gate = reach if gate is None else gate & reach

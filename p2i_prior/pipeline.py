@@ -11,7 +11,9 @@ Distances (:func:`instance_distances`) come from one of three methods:
     graph distance from each instance's skeleton superpixels (``solver="sssp"`` or ``"apsp"``,
     identical results).  Every pixel takes its superpixel's distance.
 ``"sweep"``
-    Euclidean distance in pixels from the skeleton pixels (fast sweeping, unit speed).
+    Euclidean distance in pixels from the skeleton pixels: the exact distance transform
+    (:func:`p2i_prior.euclidean_distance`; before it, fast sweeping with unit speed, a first-order
+    approximation, hence the name).
 ``"geodesic"``
     Fast sweeping with speed ``1 / (1 + edge_weight * sobel / mean(sobel))`` (or the given
     ``speed``): crossing strong edges costs more, so distances stop at object boundaries.
@@ -161,6 +163,7 @@ def _distance_chunks(
         for start in range(0, n, chunk):
             yield start, d[start:start + chunk][:, lab]
         return
+    from .grid_distance import edt_cpu
     from .skeleton import skeleton_pixels
     from .sweep import check_speed, sweep_cpu, warn_not_converged
 
@@ -182,6 +185,9 @@ def _distance_chunks(
         inst = np.repeat(np.arange(stop - start), np.diff(offsets[start:stop + 1]))
         sl = slice(offsets[start], offsets[stop])
         seeds[inst, rows[sl], cols[sl]] = True
+        if method == "sweep":  # the exact Euclidean distance
+            yield start, edt_cpu(seeds)
+            continue
         out, last_change = sweep_cpu(seeds, slowness, uniform, MAX_SWEEPS, 0.0)
         warn_not_converged(last_change, stop - start, MAX_SWEEPS, 0.0)
         yield start, out

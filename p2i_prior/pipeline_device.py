@@ -1,9 +1,9 @@
 """The batched GPU pipeline: B images of one size through every step in one pass of kernels.
 
 Composition only, of the steps' GPU drivers (``edges.sobel_device``, ``superpixels.slic_device``,
-``rag.build_rags_device``, ``graph_distance.rag_distances_device``, ``sweep.sweep_device``,
-``fusion.fuse_device``); the public entry is :func:`p2i_prior.pose_instance_maps` (``device``
-"cuda", or GPU arrays).  Inputs are validated once here; the steps' outputs are not re-read.
+``rag.build_rags_device``, ``graph_distance.rag_distances_device``, ``grid_distance.edt_device``,
+``sweep.sweep_device``, ``fusion.fuse_device``); the public entry is
+:func:`p2i_prior.pose_instance_maps` (``device`` "cuda", or GPU arrays).  Inputs are validated once here; the steps' outputs are not re-read.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .edges import sobel_device
 from .fusion import fuse_device
 from .gates import check_boxes
 from .graph_distance import rag_distances_device
+from .grid_distance import edt_device
 from .rag import RAGBatch, build_rags_device, check_labels_device
 from .skeleton import check_keypoints, skeleton_pixels
 from .superpixels import check_device_images, slic_device, slic_params
@@ -221,10 +222,8 @@ def pose_instance_maps_device(
         kc.fill_value_kernel[max(-(-mask.size // thr), 1), thr, stream](mask.reshape(mask.size), np.uint8(0))
         if m:
             kr.pixel_mask_kernel[-(-m // thr), thr, stream](to_dev(inst), to_dev(rows), to_dev(cols), mask)
-        if method == "sweep":
-            slowness = to_dev(np.ones((1, 1, 1)))
-            plane = np.zeros(B * n1, np.int32)
-            uniform = True
+        if method == "sweep":  # the exact Euclidean distance transform
+            dist = edt_device(mask, stream).reshape((B, n1, H, W))
         else:
             edge_weight = check_positive_float(edge_weight, "edge_weight", allow_zero=True)
             edge = sobel_device(imgs, stream, name="images")
@@ -234,9 +233,8 @@ def pose_instance_maps_device(
             slowness = cuda.device_array((B, H, W), np.float64, stream=stream)
             ksw.edge_slowness_kernel[grid, blk + (1,), stream](edge, sums, float(edge_weight), slowness)
             plane = np.repeat(np.arange(B, dtype=np.int32), n1)
-            uniform = False
-        out, _ = sweep_device(mask, slowness, plane, uniform, MAX_SWEEPS, 0.0, None, stream)
-        dist = out.reshape((B, n1, H, W))
+            out, _ = sweep_device(mask, slowness, plane, False, MAX_SWEEPS, 0.0, None, stream)
+            dist = out.reshape((B, n1, H, W))
         lab_arg = None
     # rows of missing instances (images with fewer people) stay all-inf: probability 0
     score_arg = person_scores
