@@ -15,10 +15,16 @@ Sources are named by a spec string, ``NAME`` or ``NAME:ARGUMENT``:
     uint8 read as ``/255``) or ``<file stem>.png`` (8- or 16-bit grey, read as ``/255`` or
     ``/65535``).  A missing file raises :class:`MissingScoreError`; ``p2i eval`` then skips the
     image for every method (``--missing-score skip``) and counts it, or stops (``error``).
-``selfie``
-    MediaPipe's pretrained selfie person-segmentation model (``.tflite``) run offline with
-    ``ai-edge-litert`` (the optional ``selfie`` extra).  The model is never vendored: pass its
-    path as ``selfie:PATH`` or ``model_path=`` (``p2i eval --selfie-model PATH``).
+``selfie`` (``selfie:PATH``)
+    MediaPipe's pretrained selfie person-segmentation model (``.tflite``, Apache-2.0, shipped in
+    this package as ``p2i_prior/data/selfie_segmentation.tflite`` with its licence and notice)
+    run offline with ``ai-edge-litert`` (a core dependency).  ``selfie:PATH`` or ``model_path=``
+    runs another ``.tflite`` file of the same layout instead.
+``none``
+    Every pixel a person (all ones): only when asked for by name; the prior alone then decides
+    where each person ends.
+A path to a ``.npy`` or ``.png`` file (or ``files:FILE``) is one score for one image, read as in
+``files:DIR``.
 Other packages add sources through the ``p2i.score_sources`` entry-point group
 (:mod:`p2i_prior.plugins`), loaded when their name is first asked for; this distribution's
 learned person score, ``model:CHECKPOINT``, is one.  :func:`register_score_source` adds one at
@@ -43,7 +49,10 @@ __all__ = [
     "MissingScoreError",
     "GTScore",
     "FilesScore",
+    "FileScore",
+    "NoneScore",
     "SelfieScore",
+    "BUNDLED_SELFIE_MODEL",
     "selfie_score",
     "register_score_source",
     "make_score_source",
@@ -54,6 +63,12 @@ __all__ = [
 #: sources, those given to :func:`register_score_source`, and the entry points of the
 #: ``p2i.score_sources`` group once loaded.
 _REGISTRY: dict[str, Callable[..., Any]] = {}
+
+#: The selfie person-segmentation model shipped in this package (Apache-2.0; its licence and
+#: notice are beside it in ``p2i_prior/data/``).
+BUNDLED_SELFIE_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "selfie_segmentation.tflite")
+#: File name endings read as one score file (``--score photo_score.npy``).
+SCORE_FILE_TYPES = (".npy", ".png")
 
 
 class MissingScoreError(FileNotFoundError):
@@ -139,30 +154,94 @@ class FilesScore:
             raise MissingScoreError(
                 f"image {record.id}: no score file {stem}.npy or {stem}.png in {self.directory}"
             )
-        if path.endswith(".npy"):
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise ValueError(f"score file {path}: expected a .npy array, could not read it: {exc}") from None
-            if arr.dtype == np.uint8:
-                arr = arr.astype(np.float32) / 255.0
-            elif arr.dtype == np.bool_:
-                arr = arr.astype(np.float32)
-            else:
-                arr = to_numpy(arr, f"score file {path}", np.float32)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                arr = np.asarray(im)
-            if arr.ndim != 2:
-                raise ValueError(f"score file {path}: expected a single-channel (grey) png, got shape {shape_str(arr.shape)}")
-            scale = 255.0 if arr.dtype == np.uint8 else 65535.0
-            arr = arr.astype(np.float32) / scale
-        return _check_score(arr, record.height, record.width, f"score file {path}")
+        return read_score_file(path, record.height, record.width)
 
     def __repr__(self) -> str:
         return f"FilesScore({self.directory!r})"
+
+
+def read_score_file(path: str, height: int, width: int) -> np.ndarray:
+    """An ``(H, W)`` float32 score in ``[0, 1]`` from a ``.npy`` (float in ``[0, 1]``, bool, or
+    uint8 read as ``/255``) or a grey ``.png`` (8 or 16 bits, read as ``/255`` or ``/65535``).
+
+    Examples
+    --------
+    >>> read_score_file("scores/000000000785.npy", 425, 640).shape  # doctest: +SKIP
+    (425, 640)
+    """
+    if path.lower().endswith(".npy"):
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"score file {path}: expected a .npy array, could not read it: {exc}") from None
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        elif arr.dtype == np.bool_:
+            arr = arr.astype(np.float32)
+        else:
+            arr = to_numpy(arr, f"score file {path}", np.float32)
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(path) as im:
+                arr = np.asarray(im)
+        except OSError as exc:  # PIL.UnidentifiedImageError, truncated files
+            raise ValueError(f"score file {path}: expected a grey png, could not read it: {exc}") from None
+        if arr.ndim != 2:
+            raise ValueError(f"score file {path}: expected a single-channel (grey) png, got shape {shape_str(arr.shape)}")
+        scale = 255.0 if arr.dtype == np.uint8 else 65535.0
+        arr = arr.astype(np.float32) / scale
+    return _check_score(arr, height, width, f"score file {path}")
+
+
+class FileScore:
+    """One score file (``.npy`` or ``.png``, read as in :class:`FilesScore`) for any image of
+    its size: ``p2i segment IMAGE --score IMAGE_score.npy``.
+
+    Examples
+    --------
+    >>> FileScore("score.npy")(None, image).shape == image.shape[:2]  # doctest: +SKIP
+    True
+    """
+
+    name = "file"
+
+    def __init__(self, path: str | os.PathLike):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"score: no such file: {path}")
+        if not path.lower().endswith(SCORE_FILE_TYPES):
+            raise ValueError(f"score: expected a .npy or .png score file, got {path}")
+        self.path = path
+
+    def __call__(self, record: Any, image: Any) -> np.ndarray:
+        if record is not None:
+            height, width = record.height, record.width
+        else:
+            height, width = np.shape(image)[:2]
+        return read_score_file(self.path, height, width)
+
+    def __repr__(self) -> str:
+        return f"FileScore({self.path!r})"
+
+
+class NoneScore:
+    """No person score: every pixel a person (all ones).  Only by name (``--score none``).
+
+    Examples
+    --------
+    >>> NoneScore()(None, np.zeros((2, 3, 3), np.uint8)).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+
+    name = "none"
+
+    def __call__(self, record: Any, image: Any) -> np.ndarray:
+        return np.ones(np.shape(image)[:2], np.float32)
+
+    def __repr__(self) -> str:
+        return "NoneScore()"
 
 
 def _resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -183,25 +262,24 @@ class SelfieScore:
 
     Parameters
     ----------
-    model_path : str or path
-        The ``selfie_segmentation.tflite`` file (never shipped with this package).
+    model_path : str or path, optional
+        A ``.tflite`` file of the same layout; default the model shipped in this package,
+        :data:`BUNDLED_SELFIE_MODEL`.
     num_threads : int
         Interpreter threads (1 by default: ``p2i eval`` parallelises over images).
 
     Examples
     --------
-    >>> source = SelfieScore("selfie_segmentation.tflite")  # doctest: +SKIP
+    >>> source = SelfieScore()  # doctest: +SKIP
     >>> source(None, image).shape == image.shape[:2]  # doctest: +SKIP
     True
     """
 
     name = "selfie"
 
-    def __init__(self, model_path: str | os.PathLike | None, *, num_threads: int = 1):
+    def __init__(self, model_path: str | os.PathLike | None = None, *, num_threads: int = 1):
         if model_path is None:
-            raise ValueError(
-                "selfie: expected the path of selfie_segmentation.tflite (selfie:PATH or --selfie-model PATH), got None"
-            )
+            model_path = BUNDLED_SELFIE_MODEL
         model_path = os.fspath(model_path)
         if not os.path.isfile(model_path):
             raise FileNotFoundError(f"selfie: model file not found: {model_path}")
@@ -219,7 +297,8 @@ class SelfieScore:
         if self._interpreter is None:
             Interpreter = _import_interpreter()
             it = Interpreter(model_path=self.model_path, num_threads=self.num_threads)
-            it.allocate_tensors()
+            with _quiet_stderr():  # the runtime's C++ log line "INFO: Created ... XNNPACK delegate"
+                it.allocate_tensors()
             inp, out = it.get_input_details()[0], it.get_output_details()[0]
             self._io = (inp["index"], tuple(int(s) for s in inp["shape"]), out["index"])
             self._interpreter = it
@@ -246,7 +325,32 @@ class SelfieScore:
         return self.predict(image)
 
     def __repr__(self) -> str:
+        if self.model_path == BUNDLED_SELFIE_MODEL:
+            return "SelfieScore()"
         return f"SelfieScore({self.model_path!r})"
+
+
+class _quiet_stderr:
+    """Silence file descriptor 2 (C/C++ log lines that Python cannot catch); errors still raise."""
+
+    def __enter__(self):
+        import sys
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:  # no real fd 2 (embedded interpreters): leave it
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+        return False
 
 
 def _import_interpreter():
@@ -254,21 +358,21 @@ def _import_interpreter():
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise ImportError(
-            "selfie: the selfie person score needs ai-edge-litert; install it with "
-            "`pip install 'pose2instance[selfie]'` (or `pip install ai-edge-litert`)"
+            "selfie: the selfie person score needs ai-edge-litert, a dependency of pose2instance "
+            "that is not installed here; install it with `pip install ai-edge-litert`"
         ) from None
     return Interpreter
 
 
-def selfie_score(image: Any, model_path: str | os.PathLike) -> np.ndarray:
+def selfie_score(image: Any, model_path: str | os.PathLike | None = None) -> np.ndarray:
     """Run the selfie segmentation model on one image.
 
     Parameters
     ----------
     image : (H, W, 3) uint8 array
         RGB.
-    model_path : str or path
-        The ``.tflite`` model.
+    model_path : str or path, optional
+        The ``.tflite`` model; default the one shipped in this package.
 
     Returns
     -------
@@ -277,7 +381,7 @@ def selfie_score(image: Any, model_path: str | os.PathLike) -> np.ndarray:
 
     Examples
     --------
-    >>> p = selfie_score(image, "selfie_segmentation.tflite")  # doctest: +SKIP
+    >>> p = selfie_score(image)  # doctest: +SKIP
     >>> p.shape == image.shape[:2]  # doctest: +SKIP
     True
     """
@@ -342,7 +446,8 @@ def _plugin_factory(name: str) -> Callable[..., Any] | None:
 
 
 def make_score_source(spec: str, **options: Any) -> Any:
-    """Build a score source from its spec: ``gt[:eligible]``, ``files:DIR``, ``selfie[:PATH]``, ``model:CKPT``.
+    """Build a score source from its spec: ``gt[:eligible]``, ``selfie[:PATH]``, ``model:CKPT``,
+    ``files:DIR``, a ``.npy``/``.png`` file (or ``files:FILE``), ``none``.
 
     Parameters
     ----------
@@ -364,6 +469,8 @@ def make_score_source(spec: str, **options: Any) -> Any:
         raise ValueError(f"score: expected a spec such as 'gt', 'files:DIR' or 'selfie', got {spec!r}")
     name, _, arg = spec.partition(":")
     arg = arg or None
+    if name not in _REGISTRY and (spec.lower().endswith(SCORE_FILE_TYPES) or os.path.isfile(spec)):
+        return FileScore(spec)  # a path (a Windows drive letter is no source name either)
     factory = _REGISTRY.get(name) or _plugin_factory(name)
     if factory is None:
         raise ValueError(
@@ -382,6 +489,8 @@ def _gt_factory(arg: str | None, **options: Any) -> GTScore:
 def _files_factory(arg: str | None, **options: Any) -> FilesScore:
     if arg is None:
         raise ValueError("score: expected files:DIR (a folder of <image stem>.npy/.png), got 'files'")
+    if os.path.isfile(arg):
+        return FileScore(arg)
     return FilesScore(arg)
 
 
@@ -392,6 +501,13 @@ def _selfie_factory(arg: str | None, **options: Any) -> SelfieScore:
     return SelfieScore(path)
 
 
+def _none_factory(arg: str | None, **options: Any) -> NoneScore:
+    if arg is not None:
+        raise ValueError(f"score: expected 'none' (every pixel a person), got 'none:{arg}'")
+    return NoneScore()
+
+
 register_score_source("gt", _gt_factory)
 register_score_source("files", _files_factory)
 register_score_source("selfie", _selfie_factory)
+register_score_source("none", _none_factory)

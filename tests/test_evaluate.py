@@ -32,6 +32,31 @@ def persons():
     return load_persons(FIXTURE_JSON)
 
 
+@pytest.mark.skipif(not os.path.isfile(SELFIE_MODEL), reason=f"shared selfie model absent: {SELFIE_MODEL}")
+def test_the_shipped_selfie_model_is_the_shared_one_with_its_licence():
+    import hashlib
+
+    from p2i_prior.scores import BUNDLED_SELFIE_MODEL
+
+    digest = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()
+    assert digest(BUNDLED_SELFIE_MODEL) == digest(SELFIE_MODEL)
+    folder = os.path.dirname(BUNDLED_SELFIE_MODEL)
+    with open(os.path.join(folder, "LICENSE-selfie_segmentation.txt")) as f:
+        assert "Apache License" in f.read()
+    with open(os.path.join(folder, "NOTICE-selfie_segmentation.txt")) as f:
+        assert "Copyright Google LLC" in f.read()
+
+
+def test_eval_help_is_plain_text_and_selfie_needs_no_path(capsys):
+    from p2i_prior.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text and ":mod:" not in text
+    assert "--threads" in text and "none (every pixel a person)" in text
+
+
 # ---------------------------------------------------------------------------------------------
 # score sources
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +101,7 @@ def test_files_score_npy_and_png(tmp_path, persons, rng):
 
 def test_score_registry_and_bad_specs(tmp_path):
     assert {"gt", "files", "selfie"} <= set(available_score_sources())
-    with pytest.raises(ValueError, match="score: expected one of files, gt, model, selfie"):
+    with pytest.raises(ValueError, match="score: expected one of files, gt, model, none, selfie"):
         make_score_source("oracle")
     with pytest.raises(ValueError, match="score: expected 'gt' or 'gt:eligible', got 'gt:x'"):
         make_score_source("gt:x")
@@ -84,8 +109,13 @@ def test_score_registry_and_bad_specs(tmp_path):
         make_score_source("files")
     with pytest.raises(FileNotFoundError, match="files: score folder not found"):
         make_score_source(f"files:{tmp_path / 'nowhere'}")
-    with pytest.raises(ValueError, match="selfie: expected the path of selfie_segmentation.tflite"):
-        make_score_source("selfie")
+    from p2i_prior.scores import BUNDLED_SELFIE_MODEL, NoneScore
+
+    # the selfie model ships in the package: no path needed
+    assert make_score_source("selfie").model_path == BUNDLED_SELFIE_MODEL
+    assert isinstance(make_score_source("none"), NoneScore)
+    with pytest.raises(ValueError, match="score: expected 'none' \\(every pixel a person\\), got 'none:x'"):
+        make_score_source("none:x")
     with pytest.raises(FileNotFoundError, match="selfie: model file not found"):
         make_score_source("selfie", model_path=str(tmp_path / "none.tflite"))
     with pytest.raises(ValueError, match="name: expected a non-empty identifier"):
@@ -109,12 +139,12 @@ def test_score_sources_of_other_packages_come_through_entry_points(tmp_path, mon
 
     from p2i_prior import scores
 
-    monkeypatch.setattr(scores, "_REGISTRY", {k: scores._REGISTRY[k] for k in ("gt", "files", "selfie")})
+    monkeypatch.setattr(scores, "_REGISTRY", {k: scores._REGISTRY[k] for k in ("gt", "files", "none", "selfie")})
     make_distribution(tmp_path, "p2i-more-scores",
                       {"p2i.score_sources": {"const": "p2i_const_score:factory", "broken": "p2i_broken_score:factory"}},
                       {"p2i_const_score.py": CONST_SOURCE, "p2i_broken_score.py": "import p2i_score_dep_absent\n"})
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert {"broken", "const", "files", "gt", "model", "selfie"} <= set(available_score_sources())
+    assert {"broken", "const", "files", "gt", "model", "none", "selfie"} <= set(available_score_sources())
     assert "const" not in scores._REGISTRY  # listed without being loaded
     np.testing.assert_array_equal(make_score_source("const:0.25")(None, np.zeros((2, 3, 3), np.uint8)),
                                   np.full((2, 3), 0.25, np.float32))
@@ -122,7 +152,7 @@ def test_score_sources_of_other_packages_come_through_entry_points(tmp_path, mon
     with pytest.raises(ValueError, match=r"score: 'broken' needs p2i_broken_score, which failed to import: "
                                          r"No module named 'p2i_score_dep_absent'"):
         make_score_source("broken")
-    with pytest.raises(ValueError, match=r"score: expected one of broken, const, files, gt, model, selfie "
+    with pytest.raises(ValueError, match=r"score: expected one of broken, const, files, gt, model, none, selfie "
                                          r"\(optionally NAME:ARGUMENT\), got 'oracle'"):
         make_score_source("oracle")
 
@@ -147,14 +177,13 @@ def test_selfie_without_litert_says_how_to_install(monkeypatch, tmp_path):
     model.write_bytes(b"\0")
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    with pytest.raises(ImportError, match=r"pip install 'pose2instance\[selfie\]'"):
+    with pytest.raises(ImportError, match=r"needs ai-edge-litert, a dependency of pose2instance .*pip install ai-edge-litert"):
         SelfieScore(str(model))
 
 
-@pytest.mark.skipif(not HAS_LITERT, reason="ai-edge-litert is not installed (the optional 'selfie' extra)")
-@pytest.mark.skipif(not os.path.isfile(SELFIE_MODEL), reason=f"selfie model absent: {SELFIE_MODEL}")
 def test_selfie_score_on_real_photos(persons):
-    source = pickle.loads(pickle.dumps(make_score_source("selfie", model_path=SELFIE_MODEL)))
+    # the model shipped in the package, with ai-edge-litert (a core dependency): never skipped
+    source = pickle.loads(pickle.dumps(make_score_source("selfie")))
     ious = []
     for rec in persons:
         image = rec.load_image()
