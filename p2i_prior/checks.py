@@ -9,6 +9,8 @@ expected and what was received, e.g. ``image: expected (H, W) or (H, W, 3), got 
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -39,6 +41,8 @@ __all__ = [
     "check_edge_values",
     "check_binary_values",
     "check_speed_values",
+    "check_pipeline_image",
+    "check_box_layout",
 ]
 
 
@@ -74,6 +78,11 @@ def to_numpy(x: Any, name: str, dtype: Any = None) -> np.ndarray:
         If ``x`` cannot be read as a numeric array, or is complex while a real ``dtype`` is
         asked for (the message names ``name``).
     """
+    if isinstance(x, (str, bytes, os.PathLike)):
+        raise TypeError(
+            f"{name}: expected a numeric array, got the {type(x).__name__} {_short(x)}: pass an array; read it "
+            "with numpy.asarray(PIL.Image.open(path).convert('RGB')) for an image, numpy.load(path) for a .npy"
+        )
     kind = array_kind(x)
     if kind == "cupy":
         x = x.get()
@@ -397,4 +406,77 @@ def check_speed_values(info: ArrayInfo, H: int, W: int) -> None:
             f"{info.name}: expected values in a range whose travel times fit float32, got speeds from "
             f"{lo!r} to {hi_speed!r} (travel times would reach "
             f"{hi:.3g} or go below {low:.3g}); rescale the speed"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline's input rules (pose_instance_map, instance_distances, segment_people; every method)
+
+
+def check_pipeline_image(image: Any, name: str = "image") -> np.ndarray:
+    """The one image rule of the pipeline, whatever the method: ``(H, W)`` or ``(H, W, 3)``,
+    non-empty; bool, uint8/uint16 or non-negative int8/int16, or finite floats in ``[0, 1]``
+    (the SLIC rule and the Sobel rule together).  Returns the host array.
+
+    Examples
+    --------
+    >>> check_pipeline_image(np.zeros((2, 3, 3), np.uint8)).shape
+    (2, 3, 3)
+    """
+    arr = to_numpy(image, name)
+    check_ndim(arr, name, (2, 3), "(H, W) or (H, W, 3) image")
+    if arr.ndim == 3 and arr.shape[2] != 3:
+        hint = " (channels first? pass image.transpose(1, 2, 0))" if arr.shape[0] in (1, 3, 4) else ""
+        raise ValueError(
+            f"{name}: expected (H, W) or (H, W, 3) image, got shape {shape_str(arr.shape)} "
+            f"({arr.shape[2]} channels){hint}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(arr.shape)}")
+    info = host_info(arr, name)
+    image_scale(info)
+    if arr.dtype.kind == "f" and info.stats.max > 1.0:
+        raise ValueError(
+            f"{name}: expected float values in [0, 1], got values in [{info.stats.min:g}, {info.stats.max:g}]; "
+            "for a 0..255 float image pass image / 255 or image.astype(numpy.uint8)"
+        )
+    check_image_values(info)
+    return arr
+
+
+def check_box_layout(boxes: np.ndarray, height: int, width: int, name: str = "boxes") -> None:
+    """Catch ``[x1, y1, x2, y2]`` boxes given where COCO ``[x, y, w, h]`` ones are expected.
+
+    ``boxes`` is an already checked ``(n, 4)`` float array.  A box is taken for ``[x1, y1, x2,
+    y2]`` (``ValueError``) when, read as ``[x, y, w, h]``, it reaches past the image by more than
+    2% of its side (2 px at least) but fits inside it read the other way.  Other boxes reaching
+    past the image give a ``UserWarning``.  A corner-layout box with ``x1 + x2 <= W`` and
+    ``y1 + y2 <= H`` (near the top left) passes: it is a valid ``[x, y, w, h]`` box too, and
+    holds everything its corner reading holds, so no keypoint test can tell them apart.
+
+    Examples
+    --------
+    >>> check_box_layout(np.array([[10.0, 10, 20, 30]]), 100, 100)
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not len(b):
+        return
+    tol = np.array([max(2.0, 0.02 * width), max(2.0, 0.02 * height)])
+    size = np.array([width, height], np.float64)
+    over = b[:, :2] + b[:, 2:] - size  # how far x + w, y + h reach past the image
+    past = (over > tol).any(1)
+    fits_as_corners = ((b[:, 2:] > b[:, :2]) & (b[:, 2:] <= size + tol)).all(1)
+    corner = past & fits_as_corners
+    why = "reaches past the image read as [x, y, w, h] but fits inside it read as [x1, y1, x2, y2]"
+    if corner.any():
+        i = int(np.argmax(corner))
+        raise ValueError(
+            f"{name}: expected COCO [x, y, w, h] boxes, got box {i} = {_short(b[i].tolist())}, which {why} "
+            f"({width}x{height} image, WxH); convert with boxes[:, 2:] -= boxes[:, :2]"
+        )
+    if past.any():
+        i = int(np.argmax(past))
+        warnings.warn(
+            f"{name}: box {i} = {_short(b[i].tolist())} reaches {over[i].max():.0f} px past the "
+            f"{width}x{height} image (WxH); expected COCO [x, y, w, h] boxes", UserWarning, stacklevel=3,
         )

@@ -35,16 +35,17 @@ import numpy as np
 
 from . import _device as dv
 from .checks import (
+    check_box_layout,
     check_choice,
-    check_ndim,
+    check_pipeline_image,
     check_positive_float,
     check_positive_int,
     check_threshold,
     like,
     shape_str,
-    to_numpy,
 )
 from .defaults import (
+    DEFAULT_METHOD,
     DEFAULT_TEMPERATURE,
     MAX_SWEEPS,
     METHODS,
@@ -83,10 +84,7 @@ __all__ = [
 ]
 
 def _check_image_and_keypoints(image: Any, keypoints: Any) -> tuple[np.ndarray, np.ndarray]:
-    img = to_numpy(image, "image")
-    check_ndim(img, "image", (2, 3), "(H, W) or (H, W, 3) image")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"image: expected a non-empty image, got shape {shape_str(img.shape)}")
+    img = check_pipeline_image(image, "image")  # one image rule for every method
     kp = check_keypoints(keypoints)
     return img, kp
 
@@ -429,7 +427,7 @@ def segment_people(
     keypoints: Any,
     person_score: Any,
     *,
-    method: str = "geodesic",
+    method: str = DEFAULT_METHOD,
     threshold: float = 0.5,
     components: bool = True,
     boxes: Any = None,
@@ -459,9 +457,12 @@ def segment_people(
     keypoints : (n, 17, 3) array
     person_score : (H, W) float array in [0, 1]
     method : {"rag", "sweep", "geodesic"}
+        Default ``DEFAULT_METHOD`` ("rag"), as for :func:`pose_instance_map`.
     threshold : float in [0, 1]
     components : bool
     boxes : (n, 4) COCO [x, y, w, h] array, optional
+        Boxes that are evidently ``[x1, y1, x2, y2]`` raise ``ValueError``
+        (:func:`p2i_prior.checks.check_box_layout`).
     extent : float > 0, optional
     chunk : int >= 1
         Instances whose pixel distances are held at once.  Memory is about
@@ -485,11 +486,14 @@ def segment_people(
     """
     img, kp = _check_image_and_keypoints(image, keypoints)
     H, W = img.shape[:2]
+    check_choice(method, "method", METHODS)
     score = check_score(person_score, (H, W))
     threshold = check_threshold(threshold)
     chunk = check_positive_int(chunk, "chunk")
     n = kp.shape[0]
     box_arr = None if boxes is None else _check_boxes(boxes, n)
+    if box_arr is not None:
+        check_box_layout(box_arr, H, W)
     if extent is not None:
         extent = check_positive_float(extent, "extent")
     comp_labels = touched = None
