@@ -18,7 +18,8 @@ DESCRIPTION = (
     "Time every pose2instance primitive and the whole prior against the tools users would\n"
     "pick instead (scikit-image, SciPy, scikit-fmm, OpenCV when installed), on the same inputs,\n"
     "interleaved, with warm-up, median and IQR. Writes <date>-<host>.json, .md and PNG plots\n"
-    "into --out (default bench/results). --quick runs a tiny configuration in seconds."
+    "into --out (default p2i_out/bench, untracked; pass --out bench/results to add to the committed\n"
+    "results). --quick runs a tiny configuration in seconds."
 )
 
 
@@ -69,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest K for the O(K^3) Floyd-Warshall solvers (default 2048)")
     parser.add_argument("--threads", type=int, default=None,
                         help="numba (and OpenCV) threads for the run (default: all usable cores)")
-    parser.add_argument("--out", default=None, help="output folder (default bench/results)")
+    parser.add_argument("--out", default="p2i_out/bench",
+                        help="output folder (default p2i_out/bench, untracked; the committed results: "
+                             "--out bench/results)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_threads(threads: int | None) -> None:
+    """``numba.set_num_threads`` for ``--threads`` (None: leave numba's default)."""
+    if threads is None:
+        return
+    import numba
+
+    top = int(numba.config.NUMBA_NUM_THREADS)
+    if isinstance(threads, bool) or not 1 <= int(threads) <= top:
+        raise ValueError(f"--threads: expected 1..{top} (numba's threads on this machine), got {threads}")
+    numba.set_num_threads(int(threads))
+
+
 def main(argv: list[str] | None = None) -> int:
     return run(build_parser(), argv)
 

@@ -339,7 +339,7 @@ def evaluate_methods(
     score : str
         Person-score source spec: ``gt``, ``selfie``, ``files:DIR``, ... (:mod:`p2i_prior.scores`).
     selfie_model : str or path, optional
-        The selfie ``.tflite`` model for ``score="selfie"``.
+        Another ``.tflite`` model for ``score="selfie"`` (default: the one shipped in the package).
     roi : {"none", "box"}
         ``box`` restricts each keypoint instance to its ground-truth box.
     solver : {"sssp", "apsp"}
@@ -624,62 +624,10 @@ def _figure_ids(per_image: dict, methods: list[str], n: int) -> list[int]:
     return worst + best
 
 
-def _overlay(ax: Any, image: np.ndarray, labels: np.ndarray, title: str, keypoints: np.ndarray | None = None) -> None:
-    import matplotlib.pyplot as plt
-
-    from .skeleton import COCO_SKELETON
-
-    colors = plt.get_cmap("tab20")(np.r_[0:20:2, 1:20:2])[:, :3]  # the 10 strong hues first
-    view = image.astype(np.float32) / 255.0
-    lab = labels.astype(np.int64)
-    fg = lab > 0
-    view[fg] = 0.45 * view[fg] + 0.55 * colors[(lab[fg] - 1) % 20]
-    ax.imshow(view)
-    if keypoints is not None:
-        for k, kp in enumerate(keypoints):
-            c = colors[k % 20] * 0.6
-            for a, b in COCO_SKELETON:
-                if kp[a, 2] > 0 and kp[b, 2] > 0:
-                    ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], "-", color=c, lw=1.2)
-            vis = kp[:, 2] > 0
-            ax.plot(kp[vis, 0], kp[vis, 1], "o", color=c, ms=2)
-    ax.set_title(title, fontsize=8)
-    ax.axis("off")
-
-
 def _figure(out: dict, record: Any, methods: list[str], out_dir: str) -> str:
-    import matplotlib
+    from .figures import eval_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    image, gt = out["image"], out["gt"]
-    gt_labels = np.zeros(gt.shape[1:], dtype=np.int32)
-    for k in range(len(gt)):
-        gt_labels[gt[k]] = k + 1
-    panels = [("ground truth", gt_labels, record.keypoints)]
-    for m in methods:
-        iou = np.mean(out["methods"][m]["iou"])
-        panels.append((f"{m}: mean IoU {iou:.2f}", out["methods"][m]["labels"], None if m == "box" else record.keypoints))
-    ncol = len(panels) + 1
-    h, w = image.shape[:2]
-    fig, axes = plt.subplots(1, ncol, figsize=(3.2 * ncol, 3.2 * h / w + 0.5), dpi=110)
-    axes[0].imshow(out["score"], cmap="gray", vmin=0, vmax=1)
-    axes[0].set_title("person score", fontsize=8)
-    axes[0].axis("off")
-    for ax, (title, labels, kp) in zip(axes[1:], panels):
-        _overlay(ax, image, labels, title, kp)
-    # ignore regions (persons without keypoints, crowds) outlined on the ground truth
-    other = record.other_masks()
-    if len(other):
-        axes[1].contour(other.any(0), levels=[0.5], colors="white", linewidths=0.8, linestyles="dashed")
-    fig.suptitle(f"image {record.id} ({record.file_name})", fontsize=9)
-    fig.tight_layout()
-    os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
-    path = os.path.join(out_dir, "figures", f"figure_{record.id}.png")
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return eval_figure(out, record, methods, out_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -698,6 +646,11 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from .cli import set_threads
+
+    set_threads(args.threads)
+    if args.threads is not None:
+        os.environ["NUMBA_NUM_THREADS"] = str(args.threads)  # spawned workers read it at import
     report = evaluate_methods(
         args.coco,
         args.images,
@@ -732,19 +685,53 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_DESCRIPTION = """\
+The paper's Table 4.1 experiment on COCO persons, for any person-score source.
+
+For every image with eligible persons (keypoints and a mask, not crowd) and every method, one
+mask is predicted per eligible person and scored with COCOeval (segm); persons without
+keypoints and crowds are ignore regions.
+
+Methods:
+  box       oracle boxes: each person pixel goes to the smallest ground-truth box holding it
+  rag       oracle keypoints, superpixel-graph distance (the paper's prior; --solver)
+  sweep     oracle keypoints, Euclidean pixel distance (fast sweeping)
+  geodesic  oracle keypoints, edge-weighted pixel distance
+
+Gates that stop a person where it ends: --components on (default; a person only takes the
+connected regions of person pixels its skeleton touches; off is the paper's plain prior),
+--extent E (within E times the skeleton's body scale), --roi box (inside the person's own
+ground-truth box: the "keypoints with boxes" setting).
+
+Person score (--score): gt (union of the ground-truth person masks, default), selfie (the
+selfie model shipped in the package), model:CKPT (a p2i train person model), files:DIR
+(DIR/<image stem>.npy or .png), none (every pixel a person).
+
+Ranking (--rank): score (default) ranks a mask by the mean person score inside it; keypoints
+multiplies that by (labelled keypoints + 1) / 18. An empty mask gives no detection (a miss).
+
+Writes to --out: <method>_results.json (COCO results, RLE), table.md (AP^r at IoU 0.5 and
+over 0.5:0.95, change against box), report.json (configuration, counts, AP, timings,
+per-instance IoU, machine) and figures/figure_<image id>.png for the images where the keypoint
+prior gains and loses most against the box baseline."""
+
+
 def register(subparsers: Any) -> None:
     """Add the ``eval`` subcommand (cheap: heavy imports happen when it runs)."""
     p = subparsers.add_parser(
         "eval",
         help="COCO person evaluation of the keypoint prior (the paper's Table 4.1)",
-        description=__doc__,
+        description=EVAL_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--coco", required=True, metavar="ANNOTATIONS.json", help="COCO person keypoints annotations")
     p.add_argument("--images", default=None, metavar="DIR", help="image folder (default: images/ beside the json)")
     p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic (default: all)")
-    p.add_argument("--score", default="gt", help="person score: gt | selfie | files:DIR | model:CKPT (default gt)")
-    p.add_argument("--selfie-model", default=None, metavar="PATH", help="selfie_segmentation.tflite for --score selfie")
+    p.add_argument("--score", default="gt",
+                   help="person score: gt | selfie | model:CKPT | files:DIR | none (default gt, the oracle "
+                        "of the paper's Table 4.1)")
+    p.add_argument("--selfie-model", default=None, metavar="PATH",
+                   help="another .tflite for --score selfie (default: the model shipped in the package)")
     p.add_argument("--roi", default="none", choices=("none", "box"), help="restrict keypoint instances to their box")
     p.add_argument("--solver", default="sssp", choices=("sssp", "apsp"), help="graph distance solver of rag")
     p.add_argument("--threshold", type=float, default=0.5, help="person-score threshold (default 0.5)")
@@ -763,6 +750,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
                    help="further keyword of segment_people, e.g. edge_weight=5 (repeatable)")
     p.add_argument("--workers", type=int, default=1, help="worker processes over images (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="numba threads (of each worker; default: all cores, shared among the workers)")
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--missing", default="error", choices=("error", "skip"),
                    help="a missing image or score file: stop (default) or skip the image, counted")
