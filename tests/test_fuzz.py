@@ -1261,7 +1261,8 @@ def test_cli_segment(img, data, tmp_path_factory):
         with PILImage.open(tmp / "out" / "labels.png") as im:
             lab = np.asarray(im)
         assert lab.shape == (H, W) and int(lab.max()) <= max(kp.array.shape[0], 0)
-    good = (image_kind == "png" and json_kind in ("list", "coco", "empty") and kp.valid
+    # no person matched (an empty file, or no entries) is an error since issue 14
+    good = (image_kind == "png" and json_kind in ("list", "coco") and kp.array.shape[0] > 0 and kp.valid
             and score_kind in ("none", "npy", "png") and extra_ok
             and (method != "rag" or 1 <= int(segments) <= H * W))
     if good:
