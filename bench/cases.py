@@ -197,7 +197,8 @@ def case_rag_distance_k(x: Inputs, config: Config, k: int) -> dict:
 
 
 def case_sweep(x: Inputs, config: Config) -> dict:
-    """Fast sweeping vs scikit-fmm (distance, travel_time) and scipy distance_transform_edt."""
+    """Fast sweeping vs scikit-fmm (distance, travel_time) and scipy distance_transform_edt; with
+    a speed also fast marching (p2i.geodesic_distance, the same discrete solution)."""
     import skfmm
     from scipy.ndimage import distance_transform_edt
 
@@ -222,7 +223,11 @@ def case_sweep(x: Inputs, config: Config) -> dict:
     exact = np.stack(edt())
     diff = float(np.abs(np.asarray(P.sweep_distance(seeds)) - exact).max())
     params = {"n_instances": int(len(seeds)), "skfmm_order": 1, "edge_weight": EDGE_WEIGHT,
-              "max_abs_diff_unit_vs_edt_px": diff, "sweeps": _sweep_counts(seeds, None),
+              "max_abs_diff_unit_vs_edt_px": diff,
+              "max_rel_diff_geodesic_vs_skfmm": float(np.max(
+                  np.abs(np.asarray(P.geodesic_distance(seeds, speed)) - np.stack(fmm_travel()))
+                  / np.maximum(np.stack(fmm_travel()), 1e-30))),
+              "sweeps": _sweep_counts(seeds, None),
               "sweeps_speed": _sweep_counts(seeds, speed)}
     unit = _group("sweep", x, config,
                   {"p2i.sweep_distance": lambda: P.sweep_distance(seeds),
@@ -233,9 +238,13 @@ def case_sweep(x: Inputs, config: Config) -> dict:
                    ("p2i.sweep_distance", "skfmm.distance")], params)
     geo = _group("sweep_speed", x, config,
                  {"p2i.sweep_distance[speed]": lambda: P.sweep_distance(seeds, speed),
+                  "p2i.geodesic_distance": lambda: P.geodesic_distance(seeds, speed),
                   "skfmm.travel_time": fmm_travel},
-                 {"p2i.sweep_distance[speed]": "ours", "skfmm.travel_time": "reference"},
-                 [("p2i.sweep_distance[speed]", "skfmm.travel_time")], params)
+                 {"p2i.sweep_distance[speed]": "ours", "p2i.geodesic_distance": "ours",
+                  "skfmm.travel_time": "reference"},
+                 [("p2i.sweep_distance[speed]", "skfmm.travel_time"),
+                  ("p2i.geodesic_distance", "skfmm.travel_time"),
+                  ("p2i.geodesic_distance", "p2i.sweep_distance[speed]")], params)
     return {"results": unit["results"] + geo["results"],
             "comparisons": unit["comparisons"] + geo["comparisons"]}
 

@@ -18,6 +18,7 @@ TARGETS = (
     ("slic", "p2i.slic", "skimage.slic", 8.0),
     ("rag_distance", "p2i.rag_distance[sssp]", "scipy.floyd_warshall", 100.0),
     ("edt", "p2i.euclidean_distance", "opencv.distanceTransform", 1.0),
+    ("sweep_speed", "p2i.geodesic_distance", "skfmm.travel_time", 2.0),
 )
 
 
@@ -29,7 +30,7 @@ def evaluate_targets(comparisons: list[dict], size: str) -> list[dict]:
     >>> c = [{"case": "slic", "ours": "p2i.slic", "reference": "skimage.slic", "size": "640x480",
     ...       "input": "synthetic:seed=7", "speedup": 9.0, "speedup_lo": 8.5, "speedup_hi": 9.5}]
     >>> [(t["case"], t["met"]) for t in evaluate_targets(c, "640x480")]
-    [('end_to_end', None), ('end_to_end', None), ('slic', True), ('rag_distance', None), ('edt', None)]
+    [('end_to_end', None), ('end_to_end', None), ('slic', True), ('rag_distance', None), ('edt', None), ('sweep_speed', None)]
     """
     out = []
     for case, ours, ref, target in TARGETS:

@@ -6,7 +6,8 @@ used), so ``import p2i_prior`` and ``p2i --help`` stay fast.
 Steps (each with a CPU and a GPU driver; batch forms run a batch in one pass on the GPU)
 --------------------------------------------------------------------------------------
 slic, slic_batch, sobel, sobel_batch, build_rag, build_rags, RAG, RAGBatch, skeleton_pixels,
-skeleton_mask, seed_superpixels, rag_distance, rag_distances, sweep_distance, euclidean_distance
+skeleton_mask, seed_superpixels, rag_distance, rag_distances, sweep_distance, euclidean_distance,
+geodesic_distance
 
 Fusion and gates
 ----------------
@@ -55,6 +56,7 @@ _EXPORTS = {
     "rag_distances": "graph_distance",
     "sweep_distance": "sweep",
     "euclidean_distance": "grid_distance",
+    "geodesic_distance": "grid_distance",
     # pipeline
     "pose_instance_map": "pipeline",
     "pose_instance_maps": "pipeline",

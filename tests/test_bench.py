@@ -61,8 +61,8 @@ def test_quick_suite_document(quick_run):
             "end_to_end", "threads"} - compared <= {"threads"}  # threads needs >= 2 cores
     assert any(s["case"] == "gpu" for s in loaded["skipped"]) or "gpu" in compared
     # the targets are reported, each with a finite speed-up (edt's needs OpenCV)
-    assert [t["case"] for t in loaded["targets"]][-3:] == ["slic", "rag_distance", "edt"]
-    assert all(t["case"] == "end_to_end" for t in loaded["targets"][:-3])
+    assert [t["case"] for t in loaded["targets"]][-4:] == ["slic", "rag_distance", "edt", "sweep_speed"]
+    assert all(t["case"] == "end_to_end" for t in loaded["targets"][:-4])
     assert all(math.isfinite(t["speedup"]) for t in loaded["targets"] if t["input"] is not None)
     assert math.isfinite(loaded["targets"][0]["speedup"])
     # scaling: three axes, each with a fitted exponent
