@@ -275,33 +275,38 @@ def floyd_warshall_batched(indptr, indices, weights, node_offsets, n_pad, tile=N
 
 
 @cuda.jit(cache=True)
-def min_over_seeds_kernel(D, seeds, inst_graph, out):
+def min_over_seeds_kernel(D, seeds, inst_graph, node_offsets, out):
     """out[i, v] = min over seeds s of instance i of D[inst_graph[i], s, v]; +inf if none.
 
-    D (G, N, N) float32, seeds (n, K) uint8, inst_graph (n,) int32, out (n, K) float32; one
-    block per instance, seeds compacted into shared memory ``blockDim.x`` at a time.
+    D (G, N, N) float32, seeds (n, K) uint8, inst_graph (n,) int32, node_offsets (G + 1,) int64,
+    out (n, K) float32; one block per instance, seeds compacted into shared memory
+    ``blockDim.x`` at a time.  Only the columns of the instance's own graph
+    (``v < K_g = node_offsets[g + 1] - node_offsets[g] <= N``) are read, seeds included: the
+    others are ignored and come back ``+inf``, so a seed array wider than the padding ``N``
+    never reads past ``D``.
     """
     i = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
     K = out.shape[1]
     g = inst_graph[i]
+    Kg = min(K, node_offsets[g + 1] - node_offsets[g], D.shape[1])
     lst = cuda.shared.array(1024, int32)
     cnt = cuda.shared.array(1, int32)
     for v in range(tid, K, nt):
         out[i, v] = math.inf
-    for start in range(0, K, nt):
+    for start in range(0, Kg, nt):
         if tid == 0:
             cnt[0] = 0
         cuda.syncthreads()
         s = start + tid
-        if s < K and seeds[i, s] != 0:
+        if s < Kg and seeds[i, s] != 0:
             slot = cuda.atomic.add(cnt, 0, 1)
             lst[slot] = s
         cuda.syncthreads()
         m = cnt[0]
         if m > 0:
-            for v in range(tid, K, nt):
+            for v in range(tid, Kg, nt):
                 best = out[i, v]
                 for q in range(m):
                     d = D[g, lst[q], v]
@@ -311,15 +316,16 @@ def min_over_seeds_kernel(D, seeds, inst_graph, out):
         cuda.syncthreads()
 
 
-def min_over_seeds(D, seeds, inst_graph, threads=None, stream=0):
-    """(n, K) float32 device array: each instance's minimum over its seed rows of ``D``."""
+def min_over_seeds(D, seeds, inst_graph, node_offsets, threads=None, stream=0):
+    """(n, K) float32 device array: each instance's minimum over its seed rows of ``D``
+    (``node_offsets`` (G + 1,) int64 device array: only each graph's own columns count)."""
     threads = LAUNCH["threads"] if threads is None else threads
     n, K = seeds.shape
     if threads > 1024:
         raise ValueError(f"threads: expected at most 1024, got {threads}")
     out = cuda.device_array((n, K), np.float32, stream=stream)
     if n:
-        min_over_seeds_kernel[n, threads, stream](D, seeds, inst_graph, out)
+        min_over_seeds_kernel[n, threads, stream](D, seeds, inst_graph, node_offsets, out)
     return out
 
 

@@ -34,7 +34,9 @@ from .sweep import godunov_update
 __all__ = [
     "sweep_kernel",
     "sweep_batched",
-    "image_sum_kernel",
+    "column_sums_kernel",
+    "row_total_kernel",
+    "image_sums",
     "edge_slowness_kernel",
     "reciprocal_kernel",
 ]
@@ -146,11 +148,43 @@ def sweep_batched(seeds, slowness, plane, uniform: bool, max_sweeps: int, tol: f
 
 
 @cuda.jit(cache=True)
-def image_sum_kernel(values, out):
-    """out[b] += sum of values[b] ((B, H, W) float32 -> (B,) float64, zeroed by the caller)."""
-    c, r, b = cuda.grid(3)
-    if b < values.shape[0] and r < values.shape[1] and c < values.shape[2]:
-        cuda.atomic.add(out, b, float64(values[b, r, c]))
+def column_sums_kernel(values, out):
+    """out[b, c] = sum over rows r of values[b, r, c], in row order (float64); one thread per
+    column (consecutive threads read consecutive columns: coalesced), grid (ceil(W / t), B)."""
+    c = cuda.grid(1)
+    b = cuda.blockIdx.y
+    if b < values.shape[0] and c < values.shape[2]:
+        acc = float64(0.0)
+        for r in range(values.shape[1]):
+            acc += float64(values[b, r, c])
+        out[b, c] = acc
+
+
+@cuda.jit(cache=True)
+def row_total_kernel(parts, out):
+    """out[b] = sum of parts[b, :] in order (float64); one thread per image."""
+    b = cuda.grid(1)
+    if b < parts.shape[0]:
+        acc = float64(0.0)
+        for c in range(parts.shape[1]):
+            acc += parts[b, c]
+        out[b] = acc
+
+
+def image_sums(values, threads=None, stream=0):
+    """(B,) float64 device array: the sum of each (H, W) image of the (B, H, W) ``values``.
+
+    Columns first, then the column sums, each in a fixed order: the same bits on every run
+    (float atomics would add in a varying order).
+    """
+    threads = LAUNCH["threads"] if threads is None else threads
+    B, H, W = values.shape
+    parts = cuda.device_array((B, W), np.float64, stream=stream)
+    out = cuda.device_array(B, np.float64, stream=stream)
+    if B:
+        column_sums_kernel[((W + threads - 1) // threads, B), threads, stream](values, parts)
+        row_total_kernel[(B + threads - 1) // threads, threads, stream](parts, out)
+    return out
 
 
 @cuda.jit(cache=True)

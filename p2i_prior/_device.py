@@ -54,6 +54,8 @@ __all__ = [
     "launch_config",
     "free_device_bytes",
     "stack",
+    "MAX_GRID_YZ",
+    "batch_chunks",
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -169,9 +171,16 @@ def use_gpu(device: str, *arrays: Any) -> bool:
 
 
 def stream_of(ref: Any) -> Any:
-    """The Numba stream of the caller's current CuPy / torch stream (0: the default stream)."""
+    """The Numba stream of the caller's current CuPy / torch stream (0: the default stream).
+
+    Every launch of a call goes on this one stream, the caller's, so results are ready when the
+    caller's next operation on that stream runs.  Numba device arrays and host arrays (numpy, a
+    CPU torch tensor) have no current stream: the default stream.
+    """
     kind = kind_of(ref)
     if simulator() or kind not in ("cupy", "torch"):
+        return 0
+    if kind == "torch" and not ref.is_cuda:  # a host tensor with device="cuda"
         return 0
     from numba import cuda
 
@@ -184,6 +193,17 @@ def stream_of(ref: Any) -> Any:
 
         ptr = torch.cuda.current_stream(ref.device).cuda_stream
     return cuda.external_stream(ptr) if ptr else 0
+
+
+#: Largest grid y / z dimension of a CUDA launch: the batch axis of the per-image kernels.
+#: Batches are split into chunks of at most this many images (:func:`batch_chunks`).
+MAX_GRID_YZ = 65535
+
+
+def batch_chunks(B: int) -> list[tuple[int, int]]:
+    """``[(b0, b1), ...]`` covering ``range(B)`` in chunks of at most :data:`MAX_GRID_YZ`."""
+    cap = int(MAX_GRID_YZ)
+    return [(b0, min(B, b0 + cap)) for b0 in range(0, B, cap)] or [(0, 0)]
 
 
 def numpy_dtype(x: Any) -> np.dtype:

@@ -69,11 +69,12 @@ def sobel_device(img: Any, stream: Any = 0, block: tuple[int, int] | None = None
         img = img.view(np.uint8)
     B, H, W = dv.shape_of(img)[:3]
     out = cuda.device_array((B, H, W), np.float32, stream=stream)
-    if img.ndim == 4:
-        ks.launch_sobel_rgb(img, scale, out, block, stream)
-    else:
-        grey = cuda.device_array((B, H, W), np.float64, stream=stream)
-        ks.launch_sobel_grey(img, scale, grey, out, block, stream)
+    grey = None if img.ndim == 4 else cuda.device_array((B, H, W), np.float64, stream=stream)
+    for b0, b1 in dv.batch_chunks(B):  # the batch is the grid's z axis
+        if img.ndim == 4:
+            ks.launch_sobel_rgb(img[b0:b1], scale, out[b0:b1], block, stream)
+        else:
+            ks.launch_sobel_grey(img[b0:b1], scale, grey[b0:b1], out[b0:b1], block, stream)
     return out
 
 

@@ -109,13 +109,23 @@ def segment_instances(pose_map: Any, person_score: Any, *, threshold: float = 0.
         return _segment_instances_gpu(pose_map, person_score, threshold)
     pm = to_numpy(pose_map, "pose_map")
     check_ndim(pm, "pose_map", (3,), "(H, W, n) pose-instance map")
+    _check_pose_map_values(host_info(pm, "pose_map"))
     pm = pm.astype(np.float32, copy=False)
-    check_values_finite(host_info(pm, "pose_map"))
     score = check_score(person_score, pm.shape[:2])
     threshold = check_threshold(threshold)
     from .kernels.fusion import segment_labels
 
     return like(segment_labels(pm, score, np.float32(threshold)), pose_map)
+
+
+def _check_pose_map_values(info) -> None:
+    """A pose-instance map: finite floats (an image passed by mistake is integer-typed)."""
+    if np.dtype(info.dtype).kind != "f":
+        raise TypeError(
+            f"pose_map: expected a float (H, W, n) pose-instance map (probabilities, e.g. from "
+            f"pose_instance_map), got dtype {info.dtype}"
+        )
+    check_values_finite(info)
 
 
 def _segment_instances_gpu(pose_map: Any, person_score: Any, threshold: Any) -> Any:
@@ -124,7 +134,11 @@ def _segment_instances_gpu(pose_map: Any, person_score: Any, threshold: Any) -> 
     from .kernels import cuda_fusion as kf
 
     threshold = check_threshold(threshold)
-    pm = dv.as_device(pose_map, "pose_map", np.float32)
+    stream = dv.stream_of(pose_map)
+    pm_in = dv.as_device(pose_map, "pose_map")
+    if len(dv.shape_of(pm_in)) == 3:
+        _check_pose_map_values(dv.device_info(pm_in, "pose_map", stream))
+    pm = dv.as_device(pm_in, "pose_map", np.float32)
     if len(dv.shape_of(pm)) != 3:
         raise ValueError(f"pose_map: expected (H, W, n) pose-instance map, got shape {shape_str(dv.shape_of(pm))}")
     H, W, n = dv.shape_of(pm)
@@ -133,8 +147,6 @@ def _segment_instances_gpu(pose_map: Any, person_score: Any, threshold: Any) -> 
         raise ValueError(
             f"person_score: expected shape {shape_str((H, W))} (the map's H, W), got {shape_str(dv.shape_of(sc))}"
         )
-    stream = dv.stream_of(pose_map)
-    check_values_finite(dv.device_info(pm, "pose_map", stream))
     check_unit_interval(dv.device_info(sc, "person_score", stream))
     out = cuda.device_array(H * W, np.int32, stream=stream)
     thr = dv.launch_config("fuse")
@@ -303,8 +315,11 @@ def fuse_device(d: Any, lab: Any, sc: Any, temperature: float, threshold: float,
     P = dv.shape_of(sc)[1]
     out_map = cuda.device_array((B, P if write_map else 1, max(n, 1)), np.float32, stream=stream)
     out_lab = cuda.device_array((B, P), np.int32, stream=stream)
-    kf.launch_fuse(d, lab, sc, temperature, float(threshold), out_map, out_lab, W, boxes=bx,
-                   write_map=write_map, threads=dv.launch_config("fuse"), stream=stream)
+    for b0, b1 in dv.batch_chunks(B):  # the batch is the grid's y axis
+        kf.launch_fuse(d[b0:b1], None if lab is None else lab[b0:b1], sc[b0:b1], temperature,
+                       float(threshold), out_map[b0:b1], out_lab[b0:b1], W,
+                       boxes=None if bx is None else bx[b0:b1], write_map=write_map,
+                       threads=dv.launch_config("fuse"), stream=stream)
     if not write_map:
         return None, out_lab
     return (out_map[:, :, :n] if n else cuda.device_array((B, P, 0), np.float32, stream=stream)), out_lab

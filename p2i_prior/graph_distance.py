@@ -256,8 +256,14 @@ def rag_distances_device(graph_arrays, node_offsets: np.ndarray, seeds_dev: Any,
         tile = dv.launch_config("tile")
     elif tile % rows:
         rows = 1
-    K = int(np.diff(node_offsets).max()) if len(node_offsets) > 1 else 0
+    G = len(node_offsets) - 1
+    if G > dv.MAX_GRID_YZ:
+        raise ValueError(
+            f"graphs: expected at most {dv.MAX_GRID_YZ} graphs per Floyd–Warshall batch (the CUDA "
+            f"grid's z limit), got {G}; use solver='sssp' or split the batch"
+        )
+    K = int(np.diff(node_offsets).max()) if G > 0 else 0
     n_pad = max(tile, -(-K // tile) * tile)
     D = ksp.floyd_warshall_batched(indptr, indices, weights, offs, n_pad, tile=tile, rows=rows,
                                    stream=stream)
-    return ksp.min_over_seeds(D, seeds_dev, ig, threads=dv.launch_config("threads"), stream=stream)
+    return ksp.min_over_seeds(D, seeds_dev, ig, offs, threads=dv.launch_config("threads"), stream=stream)

@@ -164,9 +164,10 @@ def pose_instance_maps_device(
     stream = dv.stream_of(ref)
     counts = [check_keypoints(kp, f"keypoints_list[{b}]").shape[0] for b, kp in enumerate(keypoints_list)]
     n_max = max(counts) if counts else 0
-    per_image = bytes_per_image(H, W, n_max, method)
-    fit = max(1, int(0.8 * dv.free_device_bytes() // per_image))
-    if B > fit:  # batch within the device's free memory instead of failing out of memory
+    per_image = bytes_per_image(H, W, n_max, method,
+                                np.dtype(imgs.dtype).itemsize * (3 if len(shp) == 4 else 1))
+    fit = max(1, min(int(0.8 * dv.free_device_bytes() // per_image), dv.MAX_GRID_YZ))
+    if B > fit:  # batch within free memory and the grid's batch axis, instead of failing
         maps, labs_out = [], []
         for b0 in range(0, B, fit):
             b1 = min(B, b0 + fit)
@@ -191,19 +192,22 @@ def pose_instance_maps_device(
     thr = dv.launch_config("threads")
     if method == "rag":
         if labels is None:
-            sl = check_device_images(imgs, "images", True)
+            sl = check_device_images(imgs, "images", True, stream)
             params = slic_params(H, W, n_segments, compactness, SLIC_MAX_NUM_ITER,
                                  SLIC_ENFORCE_CONNECTIVITY, SLIC_MIN_SIZE_FACTOR, SLIC_MAX_SIZE_FACTOR)
-            labs_dev, _ = slic_device(sl, *params, stream)
+            labs_dev, n_sp = slic_device(sl, *params, stream)
+            # SLIC knows its label counts: the RAG build need not read each image's maximum
+            node_offsets = np.concatenate([[0], np.cumsum(n_sp)]).astype(np.int64)
         else:
-            labs_dev = check_labels_device(labels, "labels", 3)
+            labs_dev = check_labels_device(labels, "labels", 3, stream)
             if dv.shape_of(labs_dev) != (B, H, W):
                 raise ValueError(
                     f"labels: expected shape {shape_str((B, H, W))} (the images'), got {shape_str(dv.shape_of(labs_dev))}"
                 )
             labs_dev = dv.as_device(labs_dev, "labels", np.int32)
+            node_offsets = None
         edge = sobel_device(imgs, stream, name="images")
-        graphs = RAGBatch(*build_rags_device(labs_dev, edge, None, stream))
+        graphs = RAGBatch(*build_rags_device(labs_dev, edge, node_offsets, stream))
         K = int(graphs.n_nodes.max())
         seeds = cuda.device_array((B * max(n_max, 1), K), np.uint8, stream=stream)
         kc.fill_value_kernel[max(-(-seeds.size // thr), 1), thr, stream](seeds.reshape(seeds.size), np.uint8(0))
@@ -227,9 +231,8 @@ def pose_instance_maps_device(
         else:
             edge_weight = check_positive_float(edge_weight, "edge_weight", allow_zero=True)
             edge = sobel_device(imgs, stream, name="images")
-            sums = to_dev(np.zeros(B))
+            sums = ksw.image_sums(edge, thr, stream)  # fixed order: the same bits every run
             grid = kc.grid_2d(B, H, W, blk)
-            ksw.image_sum_kernel[grid, blk + (1,), stream](edge, sums)
             slowness = cuda.device_array((B, H, W), np.float64, stream=stream)
             ksw.edge_slowness_kernel[grid, blk + (1,), stream](edge, sums, float(edge_weight), slowness)
             plane = np.repeat(np.arange(B, dtype=np.int32), n1)
@@ -238,8 +241,8 @@ def pose_instance_maps_device(
         lab_arg = None
     # rows of missing instances (images with fewer people) stay all-inf: probability 0
     score_arg = person_scores
-    if score_arg is None:
-        score_dev = cuda.to_device(np.ones((B, H, W), np.float32), stream=stream)
+    if score_arg is None:  # every pixel a person (the map alone): filled on the device
+        score_dev = kc.full(B * H * W, 1.0, np.float32, stream=stream).reshape((B, H, W))
     else:
         score_dev = dv.as_device(score_arg, "person_scores", np.float32)
         if dv.shape_of(score_dev) != (B, H, W):
@@ -273,11 +276,24 @@ def pose_instance_maps_device(
     return maps, labs_out
 
 
-def bytes_per_image(H: int, W: int, n: int, method: str) -> int:
-    """Device memory one image of a batch needs (an upper estimate, bytes).
+def bytes_per_image(H: int, W: int, n: int, method: str, image_bytes: int = 24) -> int:
+    """Device memory one image of a batch needs, from the temporaries each step allocates
+    (an upper estimate, bytes; tests/test_gpu_safety.py checks it against the allocations).
 
-    Image, Lab planes, labels, Sobel, RAG buffers (about 40 bytes a pixel), the (n, H, W) map
-    and, for the sweeping methods, the (n, H, W) distances and speed planes.
+    Per pixel: the stacked image (``image_bytes``: 3 for uint8 RGB, 24 for float64 RGB);
+    ``"rag"``: SLIC's Lab planes (12), labels (2 x 4) and connectivity pass (52), Sobel with a
+    grey plane (12), RAG hash slots (16, one boundary entry per pixel at most in practice),
+    fusion score, labels and map (8 + 4 n); ``"sweep"``: seed masks (n), exact EDT distances and
+    its two int32 scratch planes (12 n), fusion (8 + 4 n); ``"geodesic"``: seed masks and
+    distances (5 n), Sobel and slowness (12 + 8), fusion (8 + 4 n).  Plus the skeleton pixel
+    lists (4 int32 per pixel of 19 limbs of at most ``max(H, W) + 1`` pixels, and 17 points, per
+    instance).
     """
-    per_pixel = 64 + 4 * n + (12 * n if method in ("sweep", "geodesic") else 0)
-    return max(1, H * W * per_pixel)
+    skeleton = 16 * n * (19 * (max(H, W) + 1) + 17)
+    if method == "rag":
+        per_pixel = 12 + 8 + 52 + 12 + 16 + 8 + 4 * n
+    elif method == "sweep":
+        per_pixel = 13 * n + 8 + 4 * n
+    else:
+        per_pixel = 5 * n + 20 + 8 + 4 * n
+    return max(1, H * W * (per_pixel + int(image_bytes)) + skeleton)

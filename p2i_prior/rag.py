@@ -219,13 +219,16 @@ class RAGBatch:
         )
 
 
-def check_labels_device(labels: Any, name: str, ndim: int) -> Any:
+def check_labels_device(labels: Any, name: str, ndim: int, stream: Any = None) -> Any:
+    """``labels`` as a device array, checked (statistics read on ``stream``, default the
+    caller's: :func:`p2i_prior._device.stream_of`)."""
+    stream = dv.stream_of(labels) if stream is None else stream
     shp = dv.shape_of(labels)
     layout = "(H, W) integer label image" if ndim == 2 else "(B, H, W) integer label images"
     if len(shp) != ndim:
         raise ValueError(f"{name}: expected {layout}, got shape {shape_str(shp)}")
     dev = dv.as_device(labels, name)
-    check_label_values(dv.device_info(dev, name, dv.stream_of(labels)))
+    check_label_values(dv.device_info(dev, name, stream))
     return dev
 
 
@@ -240,10 +243,31 @@ def _check_edge_device(lab: Any, edge_map: Any, name: str, stream: Any) -> Any:
     return dev
 
 
+def label_maxima_device(lab: Any, stream: Any = 0) -> np.ndarray:
+    """(B,) int64 host array: the largest label of each of the (B, H, W) device label images."""
+    from .kernels import cuda_common as kc
+    from .kernels import cuda_rag as kr
+
+    B, H, W = dv.shape_of(lab)
+    blk = dv.launch_config("block")
+    out = kc.full(B, -1, np.int64, stream=stream)
+    for b0, b1 in dv.batch_chunks(B):
+        kr.label_max_kernel[kc.grid_2d(b1 - b0, H, W, blk), blk + (1,), stream](lab[b0:b1], out[b0:b1])
+    return out.copy_to_host(stream=stream)
+
+
 def build_rags_device(lab: Any, edge: Any, node_offsets: np.ndarray | None, stream: Any = 0):
     """GPU driver: (B, H, W) device labels and edges -> the CSR device arrays and node offsets
-    (``kernels.cuda_rag.build_rag_batched``)."""
+    (``kernels.cuda_rag.build_rag_batched``).  ``node_offsets`` (B + 1,) from known label counts
+    (e.g. SLIC's) saves reading each image's largest label back; labels must be below them."""
     from .kernels import cuda_rag as kr
+
+    B = dv.shape_of(lab)[0]
+    if B > dv.MAX_GRID_YZ:
+        raise ValueError(
+            f"labels: expected at most {dv.MAX_GRID_YZ} images per RAG batch (the CUDA grid's z "
+            f"limit), got {B}; split the batch"
+        )
 
     return kr.build_rag_batched(
         lab, edge, node_offsets, block=dv.launch_config("block"), threads=dv.launch_config("threads"),
@@ -290,6 +314,16 @@ def build_rags(labels: Any, edge_maps: Any, *, n_labels: Sequence[int] | None = 
         k = np.asarray(n_labels, np.int64)
         if k.shape != (B,) or (k < 1).any():
             raise ValueError(f"n_labels: expected {B} positive counts (one per image), got {k.tolist()}")
+        # a label >= its image's count would be written past the image's nodes (on a GPU:
+        # silently, into the next image's graph or out of the arrays)
+        top = label_maxima_device(lab, dv.stream_of(labels)) if on_gpu else lab.reshape(B, -1).max(axis=1)
+        over = np.flatnonzero(top >= k)
+        if over.size:
+            b = int(over[0])
+            raise ValueError(
+                f"n_labels: expected counts above each image's largest label, got n_labels[{b}] = "
+                f"{int(k[b])} for image {b} whose labels reach {int(top[b])}"
+            )
         offsets = np.concatenate([[0], np.cumsum(k)])
     if on_gpu:
         ip, ix, w, c, offs = build_rags_device(lab, edge, offsets, dv.stream_of(labels))

@@ -115,7 +115,7 @@ def check_slic_image(image: Any, name: str = "image", batched: bool = False) -> 
     return arr
 
 
-def check_device_images(images: Any, name: str, batched: bool) -> Any:
+def check_device_images(images: Any, name: str, batched: bool, stream: Any = None) -> Any:
     """(B, H, W, C) device images, validated as :func:`_check_image` validates host images."""
     shp = dv.shape_of(images)
     _check_shape(shp, name, batched)
@@ -127,7 +127,8 @@ def check_device_images(images: Any, name: str, batched: bool) -> Any:
         raise ValueError(f"{name}: expected a non-empty image, got shape {shape_str(shp)}")
     if dt == np.bool_:
         dev = dev.view(np.uint8)
-    check_image_values(dv.device_info(dev, name, dv.stream_of(images)))
+    stream = dv.stream_of(images) if stream is None else stream
+    check_image_values(dv.device_info(dev, name, stream))
     lead = 1 if batched else 0
     grey = len(shp) == 2 + lead
     B = shp[0] if batched else 1
@@ -359,6 +360,26 @@ def slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: in
                  enforce_connectivity: bool, min_size_factor: float, stream: Any) -> tuple[Any, np.ndarray]:
     """GPU driver: (B, H, W, C) checked device images -> ((B, H, W) int32 device labels, (B,)
     counts); the parameters as :func:`slic_params` returns them."""
+    from numba import cuda
+
+    chunks = dv.batch_chunks(dv.shape_of(imgs)[0])  # the batch is the grid's z axis
+    if len(chunks) == 1:
+        return _slic_chunk(imgs, n_segments, compactness, max_num_iter, enforce_connectivity,
+                           min_size_factor, stream)
+    B, H, W, _ = dv.shape_of(imgs)
+    out = cuda.device_array((B, H, W), np.int32, stream=stream)
+    counts = []
+    for b0, b1 in chunks:
+        part, n = _slic_chunk(imgs[b0:b1], n_segments, compactness, max_num_iter,
+                              enforce_connectivity, min_size_factor, stream)
+        out[b0:b1].copy_to_device(part, stream=stream)
+        counts.append(n)
+    return out, np.concatenate(counts)
+
+
+def _slic_chunk(imgs: Any, n_segments: int, compactness: float, max_num_iter: int,
+                enforce_connectivity: bool, min_size_factor: float, stream: Any) -> tuple[Any, np.ndarray]:
+    """:func:`slic_device` for at most ``MAX_GRID_YZ`` images."""
     from numba import cuda
 
     from .kernels import cuda_common as kc

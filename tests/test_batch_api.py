@@ -73,3 +73,14 @@ def test_deprecated_gpu_module_forwards_with_a_warning():
         warnings.simplefilter("ignore", DeprecationWarning)
         with pytest.raises(AttributeError, match="no attribute 'nothing'"):
             _gpu.nothing
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_segment_instances_wants_a_pose_map(device):
+    img = np.zeros((4, 5, 3), np.uint8)
+    with pytest.raises(TypeError, match=r"pose_map: expected a float \(H, W, n\) pose-instance map .* got dtype uint8"):
+        p.segment_instances(img, np.ones((4, 5)), device=device)
+    with pytest.raises(TypeError, match=r"pose_map: expected a float .* got dtype bool"):
+        p.segment_instances(np.ones((4, 5, 2), bool), np.ones((4, 5)), device=device)
+    with pytest.raises(ValueError, match=r"pose_map: expected finite values, got 20 NaN/inf"):
+        p.segment_instances(np.full((4, 5, 2), np.nan, np.float32)[:, :, :1], np.ones((4, 5)), device=device)

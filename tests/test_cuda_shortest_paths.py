@@ -52,7 +52,7 @@ def test_floyd_warshall_batched_matches_cpu(batch):
     for g, K in enumerate(Ks):
         np.testing.assert_allclose(Dh[g, :K, :K], sp.floyd_warshall(*graphs[g]), rtol=RTOL32)
         assert np.isinf(Dh[g, :K, K:]).all() and (np.diagonal(Dh[g]) == 0).all()
-    mo = ksp.min_over_seeds(D, dev[4], dev[5], threads=4).copy_to_host()
+    mo = ksp.min_over_seeds(D, dev[4], dev[5], dev[3], threads=4).copy_to_host()
     np.testing.assert_allclose(mo, ref, rtol=RTOL32)
     assert np.isinf(mo[3]).all()
 

@@ -64,8 +64,11 @@ def test_geodesic_slowness_kernel(rng):
 
     edge = rng.random((2, 5, 6)).astype(np.float32)
     edge[1] = 0.0
-    sums = to_device(np.zeros(2))
-    ksw.image_sum_kernel[(2, 2, 2), (4, 4, 1)](to_device(edge), sums)
+    sums = ksw.image_sums(to_device(edge), threads=4)
+    # the fixed summation order: columns in row order, then the column sums in order
+    want = [float(np.sum([np.sum(edge[b, :, c].astype(np.float64)) for c in range(6)])) for b in range(2)]
+    np.testing.assert_array_equal(sums.copy_to_host(), want)
+    assert (ksw.image_sums(to_device(edge), threads=4).copy_to_host() == sums.copy_to_host()).all()
     out = cuda.device_array((2, 5, 6), np.float64)
     ksw.edge_slowness_kernel[(2, 2, 2), (4, 4, 1)](to_device(edge), sums, 10.0, out)
     e = edge[0].astype(np.float64)

@@ -45,7 +45,7 @@ SIGNATURES = {
         "fw_edges_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I64, 1)}, {A(F32, 3)})"],
         "fw_phase12": [f"void({A(F32, 3)}, {A(F32, 3)}, int64)"],
         "fw_phase3": [f"void({A(F32, 3)}, {A(F32, 3)}, int64)"],
-        "min_over_seeds_kernel": [f"void({A(F32, 3)}, {A(U8, 2)}, {A(I32, 1)}, {A(F32, 2)})"],
+        "min_over_seeds_kernel": [f"void({A(F32, 3)}, {A(U8, 2)}, {A(I32, 1)}, {A(I64, 1)}, {A(F32, 2)})"],
         "bf_shared_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I64, 1)}, {A(U8, 2)}, "
                              f"{A(I32, 1)}, {A(F32, 2)})"],
         "bf_global_kernel": [f"void({A(I64, 1)}, {A(I32, 1)}, {A(F32, 1)}, {A(I64, 1)}, {A(U8, 2)}, "
@@ -92,7 +92,8 @@ SIGNATURES = {
     "cuda_sweep": {
         "sweep_kernel": [f"void({A(U8, 3)}, {A(F64, 3)}, {A(I32, 1)}, boolean, int64, float64, "
                          f"{A(F32, 3)}, {A(I64, 1)}, {A(F64, 1)})"],
-        "image_sum_kernel": [f"void({A(F32, 3)}, {A(F64, 1)})"],
+        "column_sums_kernel": [f"void({A(F32, 3)}, {A(F64, 2)})"],
+        "row_total_kernel": [f"void({A(F64, 2)}, {A(F64, 1)})"],
         "edge_slowness_kernel": [f"void({A(F32, 3)}, {A(F64, 1)}, float64, {A(F64, 3)})"],
         "reciprocal_kernel": [f"void({A(F64, 3)}, {A(F64, 3)})"],
     },
