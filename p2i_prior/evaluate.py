@@ -26,8 +26,16 @@ baseline included.  With the ``gt`` score every mean is about 1, so the default 
 detections nearly arbitrarily; ranking by keypoints puts fully annotated people, whose masks
 are better, first.  An instance whose mask comes out empty gives no detection (a miss).
 
+**Mean instance IoU** (the table's last column) does not depend on ranking: for every eligible
+instance ``k`` of every evaluated image, the IoU between the pixels the method labels ``k + 1``
+(the mask *assigned to that instance id*, whatever else it overlaps) and instance ``k``'s own
+ground-truth mask, ``|P & G| / |P | G|``; an empty prediction counts 0.  The mean is over all
+eligible instances of the evaluated images (each person once, images weighted by their persons).
+Ignore regions (crowds, persons without keypoints) play no part in it, so pixels of such persons
+taken by an instance lower its IoU only through the union.
+
 Outputs in ``--out``: ``<method>_results.json`` (COCO results, RLE), ``table.md`` (Table 4.1
-layout: AP^r at IoU 0.5 and over 0.5:0.95, relative change against ``box``), ``report.json``
+layout: AP^r at IoU 0.5 and over 0.5:0.95, relative change against ``box``, mean instance IoU), ``report.json``
 (configuration, counts, per-method AP and timings, per-instance IoU with its own ground-truth
 mask, machine), and ``figures/figure_<image id>.png`` for a few images in the spirit of the
 paper's Figure 4.2 (ground truth, box baseline, keypoint prior): by default the images where the
@@ -245,7 +253,8 @@ def format_table(
     Parameters
     ----------
     methods : dict
-        ``{method: {"ap50": float, "ap": float, ...}}`` in table order.
+        ``{method: {"ap50": float, "ap": float, "mean_instance_iou": float, ...}}`` in table
+        order (a missing ``mean_instance_iou`` prints ``n/a``).
     score, roi : str
         Shown in the caption.
     n_images, n_instances : int
@@ -259,17 +268,18 @@ def format_table(
 
     Examples
     --------
-    >>> print(format_table({"box": {"ap50": .8, "ap": .5}, "rag": {"ap50": .9, "ap": .6}},
+    >>> print(format_table({"box": {"ap50": .8, "ap": .5, "mean_instance_iou": .7},
+    ...                     "rag": {"ap50": .9, "ap": .6, "mean_instance_iou": .75}},
     ...                    score="gt", roi="none", n_images=2, n_instances=3).splitlines()[-1])
-    | rag (keypoints) | 0.900 | +12.5% | 0.600 | +20.0% |
+    | rag (keypoints) | 0.900 | +12.5% | 0.600 | +20.0% | 0.750 |
     """
     base = methods.get("box")
     lines = [
         f"AP^r of person instance masks, score `{score}`, roi `{roi}`: {n_images} images, "
         f"{n_instances} persons with keypoints and masks (others ignored)." + (f" {note}" if note else ""),
         "",
-        "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box | mean IoU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, st in methods.items():
         label = "box (oracle boxes)" if name == "box" else f"{name} (keypoints)"
@@ -281,6 +291,8 @@ def format_table(
             else:
                 r = _rel(st[key], base[key])
                 cells.append("n/a" if r is None else f"{r:+.1f}%")
+        iou = st.get("mean_instance_iou")
+        cells.append("n/a" if iou is None else f"{iou:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -710,8 +722,12 @@ selfie model shipped in the package), model:CKPT (a p2i train person model), fil
 Ranking (--rank): score (default) ranks a mask by the mean person score inside it; keypoints
 multiplies that by (labelled keypoints + 1) / 18. An empty mask gives no detection (a miss).
 
+Mean IoU (last table column, independent of ranking): per eligible person, the IoU of the
+pixels labelled with that person's id against its own ground-truth mask (empty = 0), averaged
+over all eligible persons.
+
 Writes to --out: <method>_results.json (COCO results, RLE), table.md (AP^r at IoU 0.5 and
-over 0.5:0.95, change against box), report.json (configuration, counts, AP, timings,
+over 0.5:0.95, change against box, mean IoU), report.json (configuration, counts, AP, timings,
 per-instance IoU, machine) and figures/figure_<image id>.png for the images where the keypoint
 prior gains and loses most against the box baseline."""
 

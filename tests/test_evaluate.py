@@ -215,13 +215,31 @@ def test_format_table_layout():
     from p2i_prior.evaluate import format_table
 
     text = format_table(
-        {"box": {"ap50": 0.846, "ap": 0.551}, "rag": {"ap50": 0.913, "ap": 0.631}},
+        {"box": {"ap50": 0.846, "ap": 0.551, "mean_instance_iou": 0.8304},
+         "rag": {"ap50": 0.913, "ap": 0.631}},
         score="gt", roi="box", n_images=105, n_instances=267,
     )
     lines = text.splitlines()
-    assert lines[2] == "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box |"
-    assert lines[4] == "| box (oracle boxes) | 0.846 |  | 0.551 |  |"
-    assert lines[5] == "| rag (keypoints) | 0.913 | +7.9% | 0.631 | +14.5% |"
+    assert lines[2] == "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box | mean IoU |"
+    assert lines[4] == "| box (oracle boxes) | 0.846 |  | 0.551 |  | 0.830 |"
+    assert lines[5] == "| rag (keypoints) | 0.913 | +7.9% | 0.631 | +14.5% | n/a |"
+
+
+def test_mean_instance_iou_is_per_instance_id_and_independent_of_ranking(persons):
+    """Mean IoU: the mask labelled k + 1 against instance k's own mask, empty = 0, any ranking."""
+    from p2i_prior.evaluate import evaluate_methods, predict_image
+
+    reports = [evaluate_methods(persons, methods=["box"], rank=r, progress=False, figures=0)
+               for r in ("score", "keypoints")]
+    expect = []
+    for rec in persons:
+        labels, _, _ = predict_image(rec, rec.load_image(), GTScore()(rec), "box")
+        for k, g in enumerate(rec.masks()):
+            p = labels == k + 1
+            expect.append((p & g).sum() / (p | g).sum())
+    for report in reports:
+        assert report["methods"]["box"]["mean_instance_iou"] == pytest.approx(np.mean(expect))
+    assert f"| {np.mean(expect):.3f} |" in reports[0]["table"]
 
 
 def test_eval_bad_arguments(tmp_path):
