@@ -18,13 +18,15 @@ crowds as ignore regions):
     ``--extent E`` (within E times the skeleton's body scale), and ``--roi box`` (inside the
     instance's own ground-truth box: the "keypoints with boxes" setting).
 
-The ranking score of a predicted mask (COCOeval sorts detections by it) is, with ``--rank score``
-(default), the **mean person score inside the mask**; with ``--rank keypoints``, that times the
-fraction of the person's 17 keypoints that are labelled, ``(k + 1) / 18`` (a pose estimator's
-instance confidence stands in the same place).  The same rule ranks every method, the box
-baseline included.  With the ``gt`` score every mean is about 1, so the default ranks
-detections nearly arbitrarily; ranking by keypoints puts fully annotated people, whose masks
-are better, first.  An instance whose mask comes out empty gives no detection (a miss).
+The ranking score of a predicted mask (COCOeval sorts detections by it) is, with ``--rank
+quality`` (default), the mask's **predicted IoU** (:func:`p2i_prior.quality.predict_quality`: a
+logistic model on cheap per-mask features -- labelled keypoints, area against the skeleton's
+body size, pixels near the skeleton, contact with other instances, compactness, ... -- trained
+by ``python -m p2i_prior.quality_train``, cross-validated by image); with ``--rank score``, the
+**mean person score inside the mask**; with ``--rank keypoints``, that times ``(k + 1) / 18``
+for ``k`` labelled keypoints.  The same rule ranks every method, the box baseline included.
+With the ``gt`` score every mean is about 1, so ``score`` ranks detections nearly arbitrarily.
+An instance whose mask comes out empty gives no detection (a miss).
 
 **Mean instance IoU** (the table's last column) does not depend on ranking: for every eligible
 instance ``k`` of every evaluated image, the IoU between the pixels the method labels ``k + 1``
@@ -49,12 +51,20 @@ import ast
 import inspect
 import json
 import os
-import platform
 import sys
 import time
 from typing import Any, Sequence
 
 import numpy as np
+
+from .eval_tables import (  # noqa: F401  (format_table: a public name of this module)
+    _figure_ids,
+    _json_default,
+    _machine,
+    _rel,
+    _with_predicted_keypoints,
+    format_table,
+)
 
 __all__ = ["METHODS", "evaluate_methods", "predict_image", "format_table", "register"]
 
@@ -89,9 +99,12 @@ def _people_kwargs(cfg: dict, record: Any, method: str) -> dict:
 
 #: Ranking scores of a predicted mask (``rank=``), as written in the report.
 RANKS = {
+    "quality": "predicted IoU of the mask (p2i_prior.quality, the shipped model)",
     "score": "mean person score inside the mask",
     "keypoints": "mean person score inside the mask x (labelled keypoints + 1) / 18",
 }
+#: The default ranking: it raised AP^r@[.5:.95] of every method in 5-fold CV (README).
+DEFAULT_RANK = "quality"
 
 
 def predict_image(
@@ -107,7 +120,7 @@ def predict_image(
     n_segments: int = 1000,
     compactness: float = 10.0,
     options: dict | None = None,
-    rank: str = "score",
+    rank: str = DEFAULT_RANK,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predict one mask per eligible person of an image with one method.
 
@@ -128,7 +141,7 @@ def predict_image(
         Person-score threshold of the fusion.
     components : bool
         The connected-component gate of ``segment_people`` (module docstring).
-    rank : {"score", "keypoints"}
+    rank : {"quality", "score", "keypoints"}
         Ranking score of each mask (module docstring).
 
     Returns
@@ -164,8 +177,12 @@ def predict_image(
     if rank == "keypoints":
         labelled = (np.asarray(record.keypoints)[:, :, 2] > 0).sum(1)
         scores = scores * (labelled + 1) / 18.0
+    elif rank == "quality":
+        from .quality import predict_quality
+
+        scores = predict_quality(labels, record.keypoints, score, threshold=threshold)
     elif rank != "score":
-        raise ValueError(f"rank: expected one of 'score', 'keypoints', got {rank!r}")
+        raise ValueError(f"rank: expected one of {', '.join(map(repr, RANKS))}, got {rank!r}")
     return labels, masks, scores
 
 
@@ -241,79 +258,6 @@ def _process_task(record: Any) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def _rel(value: float, base: float) -> float | None:
-    return None if base <= 0 else 100.0 * (value - base) / base
-
-
-def format_table(
-    methods: dict, *, score: str, roi: str, n_images: int, n_instances: int, note: str = ""
-) -> str:
-    """The Table 4.1 layout as markdown.
-
-    Parameters
-    ----------
-    methods : dict
-        ``{method: {"ap50": float, "ap": float, "mean_instance_iou": float, ...}}`` in table
-        order (a missing ``mean_instance_iou`` prints ``n/a``).
-    score, roi : str
-        Shown in the caption.
-    n_images, n_instances : int
-        Shown in the caption.
-    note : str
-        Appended to the caption (e.g. the prior's options).
-
-    Returns
-    -------
-    str
-
-    Examples
-    --------
-    >>> print(format_table({"box": {"ap50": .8, "ap": .5, "mean_instance_iou": .7},
-    ...                     "rag": {"ap50": .9, "ap": .6, "mean_instance_iou": .75}},
-    ...                    score="gt", roi="none", n_images=2, n_instances=3).splitlines()[-1])
-    | rag (keypoints) | 0.900 | +12.5% | 0.600 | +20.0% | 0.750 |
-    """
-    base = methods.get("box")
-    lines = [
-        f"AP^r of person instance masks, score `{score}`, roi `{roi}`: {n_images} images, "
-        f"{n_instances} persons with keypoints and masks (others ignored)." + (f" {note}" if note else ""),
-        "",
-        "| method | AP^r@0.5 | vs box | AP^r@[.5:.95] | vs box | mean IoU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for name, st in methods.items():
-        label = "box (oracle boxes)" if name == "box" else f"{name} (keypoints)"
-        cells = [label]
-        for key in ("ap50", "ap"):
-            cells.append(f"{st[key]:.3f}")
-            if base is None or name == "box":
-                cells.append("")
-            else:
-                r = _rel(st[key], base[key])
-                cells.append("n/a" if r is None else f"{r:+.1f}%")
-        iou = st.get("mean_instance_iou")
-        cells.append("n/a" if iou is None else f"{iou:.3f}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _machine() -> dict:
-    import numba
-    import scipy
-    import skimage
-
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "scikit-image": skimage.__version__,
-        "numba": numba.__version__,
-    }
-
-
 def evaluate_methods(
     annotations: Any,
     images_dir: str | os.PathLike | None = None,
@@ -329,7 +273,7 @@ def evaluate_methods(
     components: bool = True,
     extent: float | None = None,
     options: dict | None = None,
-    rank: str = "score",
+    rank: str = DEFAULT_RANK,
     keypoints: str | os.PathLike | None = None,
     workers: int = 1,
     limit: int | None = None,
@@ -365,7 +309,7 @@ def evaluate_methods(
     extent : float, optional
         Keypoint-derived extent gate: each instance stops ``extent`` times its body scale away
         from its skeleton.
-    rank : {"score", "keypoints"}
+    rank : {"quality", "score", "keypoints"}
         Ranking score of each predicted mask (module docstring), the same for every method.
     keypoints : str or path, optional
         Predicted keypoints to use instead of the oracle ones (the realistic pipeline): a COCO
@@ -542,59 +486,6 @@ def evaluate_methods(
     return report
 
 
-def _with_predicted_keypoints(records: list, path: str | os.PathLike) -> tuple[list, int]:
-    """The records with their keypoints replaced by the predictions in ``path``."""
-    import dataclasses
-
-    from .checks import read_json
-
-    entries = read_json(path, "keypoints", "a COCO keypoint-results json")
-    if not isinstance(entries, list):
-        raise ValueError(f"keypoints: expected a list of COCO keypoint results, got {type(entries).__name__}")
-    by_ann: dict[int, np.ndarray] = {}
-    by_image: dict[int, list] = {}
-    for i, e in enumerate(entries):
-        if not isinstance(e, dict) or "image_id" not in e or "keypoints" not in e:
-            raise ValueError(f"keypoints: entry {i} needs 'image_id' and 'keypoints', got {str(e)[:80]}")
-        kp = np.asarray(e["keypoints"], dtype=np.float64)
-        if kp.size != 51:
-            raise ValueError(f"keypoints: entry {i} has {kp.size} values, expected 51 (17 x (x, y, v))")
-        kp = kp.reshape(17, 3)
-        if "ann_id" in e:
-            by_ann[int(e["ann_id"])] = kp
-        by_image.setdefault(int(e["image_id"]), []).append(kp)
-    out, unmatched = [], 0
-    for rec in records:
-        pred = np.zeros_like(rec.keypoints)
-        if by_ann:
-            for k, ann in enumerate(rec.ann_ids):
-                if int(ann) in by_ann:
-                    pred[k] = by_ann[int(ann)]
-                else:
-                    unmatched += 1
-        else:
-            got = by_image.get(rec.id, [])
-            if got and len(got) != rec.n:
-                raise ValueError(
-                    f"keypoints: image {rec.id} has {len(got)} predictions for {rec.n} eligible persons; "
-                    "give each entry an 'ann_id' to match them"
-                )
-            if got:
-                pred[:] = np.stack(got)
-            else:
-                unmatched += rec.n
-        out.append(dataclasses.replace(rec, keypoints=pred))
-    return out, unmatched
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
-
-
 def _run(records: list, source: Any, cfg: dict, *, workers: int, progress: bool) -> list[dict]:
     from tqdm.auto import tqdm
 
@@ -623,19 +514,6 @@ def _run(records: list, source: Any, cfg: dict, *, workers: int, progress: bool)
     return outputs
 
 
-def _figure_ids(per_image: dict, methods: list[str], n: int) -> list[int]:
-    """Images for the figures: largest losses and gains of the first keypoint method vs box."""
-    ids = [int(i) for i in per_image]
-    kp = [m for m in methods if m != "box"]
-    if "box" not in methods or not kp:
-        return ids[:n]
-    delta = {int(i): float(np.mean(v[kp[0]]) - np.mean(v["box"])) for i, v in per_image.items()}
-    order = sorted(ids, key=lambda i: delta[i])
-    worst = order[: (n + 1) // 2]
-    best = [i for i in reversed(order) if i not in worst][: n - len(worst)]
-    return worst + best
-
-
 def _figure(out: dict, record: Any, methods: list[str], out_dir: str) -> str:
     from .figures import eval_figure
 
@@ -661,6 +539,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .cli import set_threads
 
     set_threads(args.threads)
+    if args.results:  # score masks made elsewhere (p2i annotate) instead of predicting them
+        from .provenance import print_annotated_eval
+
+        return print_annotated_eval(args.coco, args.results, format_table, args.rank)
     if args.threads is not None:
         os.environ["NUMBA_NUM_THREADS"] = str(args.threads)  # spawned workers read it at import
     report = evaluate_methods(
@@ -719,8 +601,10 @@ Person score (--score): gt (union of the ground-truth person masks, default), se
 selfie model shipped in the package), model:CKPT (a p2i train person model), files:DIR
 (DIR/<image stem>.npy or .png), none (every pixel a person).
 
-Ranking (--rank): score (default) ranks a mask by the mean person score inside it; keypoints
-multiplies that by (labelled keypoints + 1) / 18. An empty mask gives no detection (a miss).
+Ranking (--rank), the same rule for every method, box included: quality (default) ranks a mask
+by its predicted IoU (p2i_prior.quality: a small logistic model on per-mask features, shipped
+in the package); score by the mean person score inside it; keypoints multiplies that by
+(labelled keypoints + 1) / 18. An empty mask gives no detection (a miss).
 
 Mean IoU (last table column, independent of ranking): per eligible person, the IoU of the
 pixels labelled with that person's id against its own ground-truth mask (empty = 0), averaged
@@ -755,9 +639,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--compactness", type=float, default=10.0, help="SLIC compactness (default 10)")
     p.add_argument("--components", default="on", choices=("on", "off"),
                    help="connected-component gate (default on; off: the paper's plain prior)")
-    p.add_argument("--rank", default="score", choices=tuple(RANKS),
-                   help="ranking score of a mask: score (mean person score inside, default) or "
-                        "keypoints (that times the labelled fraction of the 17 keypoints)")
+    p.add_argument("--rank", default=DEFAULT_RANK, choices=tuple(RANKS),
+                   help="ranking score of a mask: quality (predicted IoU, default), score (mean "
+                        "person score inside) or keypoints (that times (labelled + 1) / 18)")
     p.add_argument("--keypoints", default=None, metavar="RESULTS.json",
                    help="predicted keypoints (COCO keypoint results, e.g. from p2i eval-net "
                         "--results-dir) instead of the oracle ones")
@@ -765,6 +649,8 @@ def register(subparsers: Any) -> None:
                    help="stop each keypoint instance at EXTENT x its skeleton scale (default: no gate)")
     p.add_argument("--option", action="append", type=_parse_option, metavar="KEY=VALUE",
                    help="further keyword of segment_people, e.g. edge_weight=5 (repeatable)")
+    p.add_argument("--results", default=None, metavar="ANNOTATED.json",
+                   help="score these masks (a json from p2i annotate, or COCO results) against --coco")
     p.add_argument("--workers", type=int, default=1, help="worker processes over images (default 1)")
     p.add_argument("--threads", type=int, default=None,
                    help="numba threads (of each worker; default: all cores, shared among the workers)")

@@ -230,7 +230,7 @@ def test_mean_instance_iou_is_per_instance_id_and_independent_of_ranking(persons
     from p2i_prior.evaluate import evaluate_methods, predict_image
 
     reports = [evaluate_methods(persons, methods=["box"], rank=r, progress=False, figures=0)
-               for r in ("score", "keypoints")]
+               for r in ("score", "keypoints", "quality")]
     expect = []
     for rec in persons:
         labels, _, _ = predict_image(rec, rec.load_image(), GTScore()(rec), "box")
@@ -275,7 +275,7 @@ def test_cli_end_to_end_on_fixture(tmp_path, capsys):
     assert "| box (oracle boxes) |" in printed and "| geodesic (keypoints) |" in printed
     report = json.loads((out / "report.json").read_text())
     assert report["counts"]["evaluated_images"] == 4 and report["counts"]["evaluated_instances"] == 12
-    assert report["config"]["prediction_score"] == "mean person score inside the mask"
+    assert report["config"]["prediction_score"].startswith("predicted IoU")  # the default ranking
     persons = load_persons(FIXTURE_JSON)
     for m in ("box", "rag", "sweep", "geodesic"):
         results = json.loads((out / f"{m}_results.json").read_text())
@@ -379,15 +379,17 @@ def test_rank_by_keypoints(persons):
 
     rec = persons.images[0]
     score = GTScore()(rec)
-    _, masks, by_score = predict_image(rec, rec.load_image(), score, "box")
+    _, masks, by_score = predict_image(rec, rec.load_image(), score, "box", rank="score")
     _, masks2, by_kp = predict_image(rec, rec.load_image(), score, "box", rank="keypoints")
     labelled = (rec.keypoints[:, :, 2] > 0).sum(1)
     np.testing.assert_array_equal(masks, masks2)
     np.testing.assert_allclose(by_kp, by_score * (labelled + 1) / 18)
     report = evaluate_methods(persons, methods=["box"], rank="keypoints", progress=False, figures=0)
     assert report["config"]["prediction_score"].endswith("(labelled keypoints + 1) / 18")
-    with pytest.raises(ValueError, match="rank: expected one of 'score', 'keypoints', got 'area'"):
+    with pytest.raises(ValueError, match="rank: expected one of 'quality', 'score', 'keypoints', got 'area'"):
         evaluate_methods(persons, methods=["box"], rank="area", progress=False, figures=0)
+    with pytest.raises(ValueError, match="rank: expected one of 'quality', 'score', 'keypoints', got 'area'"):
+        predict_image(rec, rec.load_image(), score, "box", rank="area")
 
 
 def test_predicted_keypoints_replace_the_oracle(tmp_path, persons):
