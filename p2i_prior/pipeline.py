@@ -24,7 +24,9 @@ A plain softmax hands every pixel to *some* instance, however far.  Two optional
 instance's probability where it cannot be: ``boxes`` (the instance's box, ``roi="box"`` in the
 evaluation) and ``extent`` (pixels farther from the instance's skeleton, in Euclidean pixels,
 than ``extent`` times the instance's scale, :func:`instance_scales`).  Where every instance is
-gated off, the row of the map is all zero: background.
+gated off, the row of the map is all zero: background.  :func:`segment_people` also has the
+component gate (default on) and ``reach`` (off by default): pixels farther than ``reach`` body
+heights from the skeleton they went to go to nobody (people without keypoints).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from .gates import (  # noqa: F401  (re-exported: p2i_prior.pipeline's public na
     box_masks as _box_masks,
     check_boxes as _check_boxes,
     component_gate,
+    drop_unexplained as _drop_unexplained,
     instance_gates as _gates,
     instance_scales,
     touched_components as _touched_components,
@@ -432,6 +435,8 @@ def segment_people(
     components: bool = True,
     boxes: Any = None,
     extent: float | None = None,
+    reach: float | None = None,
+    reach_min_keypoints: int = 5,
     chunk: int = 8,
     **distance_options: Any,
 ) -> Any:
@@ -464,6 +469,12 @@ def segment_people(
         Boxes that are evidently ``[x1, y1, x2, y2]`` raise ``ValueError``
         (:func:`p2i_prior.checks.check_box_layout`).
     extent : float > 0, optional
+    reach : float > 0, optional
+        Leave to nobody the pixels farther than ``reach`` body heights from the skeleton they
+        went to, for skeletons with at least ``reach_min_keypoints`` labelled keypoints
+        (:func:`p2i_prior.gates.drop_unexplained`): people without keypoints touching someone
+        with keypoints.  Default None: off.
+    reach_min_keypoints : int in [1, 17]
     chunk : int >= 1
         Instances whose pixel distances are held at once.  Memory is about
         ``H W (13 + 5 chunk)`` bytes beyond the superpixels and the image: the labels, the
@@ -496,6 +507,9 @@ def segment_people(
         check_box_layout(box_arr, H, W)
     if extent is not None:
         extent = check_positive_float(extent, "extent")
+    reach_min_keypoints = check_positive_int(reach_min_keypoints, "reach_min_keypoints", minimum=1, maximum=17)
+    if reach is not None:
+        reach = check_positive_float(reach, "reach")
     comp_labels = touched = None
     if components:
         comp_labels, touched = _touched_components(kp, score >= threshold)
@@ -511,6 +525,8 @@ def segment_people(
             yield start, d, gate
 
     owner = nearest_instances(chunks(), score, threshold)
+    if reach is not None:
+        owner = _drop_unexplained(owner, kp, reach, min_keypoints=reach_min_keypoints)
     return like(owner, image)
 
 
