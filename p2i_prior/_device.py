@@ -56,6 +56,7 @@ __all__ = [
     "stack",
     "MAX_GRID_YZ",
     "batch_chunks",
+    "LaunchCounter",
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -337,3 +338,46 @@ def device_info(dev: Any, name: str, stream: Any = 0) -> ArrayInfo:
     """:class:`p2i_prior.checks.ArrayInfo` of a Numba device array (statistics read on demand)."""
     view = dev.view(np.uint8) if np.dtype(dev.dtype) == np.bool_ else dev
     return ArrayInfo(name, shape_of(dev), np.dtype(dev.dtype), lambda: device_stats(view, stream))
+
+
+class LaunchCounter:
+    """Counts kernel launches ``(name, grid, stream)`` and host reads (``copy_to_host``) while
+    active, on a GPU or under the simulator (it wraps the kernel dispatcher's ``__getitem__``
+    and the device array's ``copy_to_host``); for tests and ``scripts/gpu_check.py``::
+
+        with LaunchCounter() as counter:
+            p2i_prior.pose_instance_maps(images, keypoints, device="cuda")
+        len(counter.launches), counter.host_reads
+    """
+
+    def __enter__(self) -> "LaunchCounter":
+        from numba import cuda
+
+        from .kernels.cuda_common import fill_value_kernel
+
+        self.launches: list[tuple[str, Any, Any]] = []
+        self.host_reads = 0
+        self._kernel_cls = type(fill_value_kernel)
+        self._array_cls = type(cuda.device_array(1, np.uint8))
+        self._getitem = self._kernel_cls.__getitem__
+        self._copy = self._array_cls.copy_to_host
+        counter = self
+
+        def getitem(kernel, configuration):
+            stream = configuration[2] if len(configuration) > 2 else 0
+            name = getattr(getattr(kernel, "py_func", None), "__name__", None) or kernel.fn.__name__
+            counter.launches.append((name, configuration[0], stream))
+            return counter._getitem(kernel, configuration)
+
+        def copy_to_host(array, *args, **kwargs):
+            counter.host_reads += 1
+            return counter._copy(array, *args, **kwargs)
+
+        self._kernel_cls.__getitem__ = getitem
+        self._array_cls.copy_to_host = copy_to_host
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self._kernel_cls.__getitem__ = self._getitem
+        self._array_cls.copy_to_host = self._copy
+        return False

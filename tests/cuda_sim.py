@@ -77,39 +77,5 @@ def blocky_labels(rng, H: int, W: int, n: int) -> np.ndarray:
     return np.argmin(d, axis=0).astype(np.int32)
 
 
-class LaunchRecorder:
-    """Counts kernel launches (name, grid, stream) and host reads (``copy_to_host``) under the
-    simulator, by wrapping the simulator's kernel configuration and device-array copy::
-
-        with LaunchRecorder() as rec:
-            p2i_prior.pose_instance_maps(...)
-        rec.launches, rec.host_reads
-    """
-
-    def __enter__(self):
-        import numba.cuda.simulator.cudadrv.devicearray as da
-        import numba.cuda.simulator.kernel as sk
-
-        self.launches: list[tuple[str, object, object]] = []
-        self.host_reads = 0
-        self._kernel, self._array = sk.FakeCUDAKernel, da.FakeCUDAArray
-        self._getitem, self._copy = sk.FakeCUDAKernel.__getitem__, da.FakeCUDAArray.copy_to_host
-        rec = self
-
-        def getitem(kernel, configuration):
-            stream = configuration[2] if len(configuration) > 2 else 0
-            rec.launches.append((kernel.fn.__name__, configuration[0], stream))
-            return rec._getitem(kernel, configuration)
-
-        def copy_to_host(array, *args, **kwargs):
-            rec.host_reads += 1
-            return rec._copy(array, *args, **kwargs)
-
-        sk.FakeCUDAKernel.__getitem__ = getitem
-        da.FakeCUDAArray.copy_to_host = copy_to_host
-        return self
-
-    def __exit__(self, *exc):
-        self._kernel.__getitem__ = self._getitem
-        self._array.copy_to_host = self._copy
-        return False
+#: Counts launches (name, grid, stream) and host reads: ``with LaunchRecorder() as rec: ...``.
+LaunchRecorder = _device.LaunchCounter
