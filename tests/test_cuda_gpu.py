@@ -163,3 +163,18 @@ def test_batch_is_split_to_fit_free_device_memory(rng, monkeypatch):
     for b in range(B):
         np.testing.assert_array_equal(np.asarray(split[b]), np.asarray(whole[b]))
         np.testing.assert_array_equal(np.asarray(labs2[b]), np.asarray(labs[b]))
+
+
+def test_gpu_bench_runs_its_new_cases_under_the_simulator():
+    """The SLIC case, the pipeline from images (checked against the CPU) and Floyd–Warshall run
+    (tiny sizes; on the simulator the times mean nothing)."""
+    from p2i_bench import gpu_bench
+
+    args = gpu_bench.parse_args(["--cases", "slic,fw,pipeline", "--height", "16", "--width", "16",
+                                 "--batch", "1", "--people", "2", "--segments", "4", "--fw-sizes", "8",
+                                 "--repeat", "1"])
+    report = gpu_bench.run(args)
+    assert report["cases"]["slic"]["label_agreement_with_cpu"] >= 0.99
+    assert report["cases"]["pipeline_from_images"]["max_abs_map_diff_vs_cpu"] < 1e-5
+    assert "floyd_warshall_8" in report["cases"]
+    assert report["targets"]["pipeline"]["note"].startswith("SLIC included")
