@@ -264,6 +264,7 @@ def _annotate_image(task: dict, config: dict) -> dict:
     from .scores import MissingScoreError, make_score_source
     from .segment_cli import score_warning
 
+    t0 = time.perf_counter()
     record = _record(task, config["images_dir"])
     out: dict[str, Any] = {"id": task["id"], "status": "done"}
     try:
@@ -308,6 +309,7 @@ def _annotate_image(task: dict, config: dict) -> dict:
     out["people"] = people
     if notes:
         out["notes"] = notes
+    out["seconds"] = round(time.perf_counter() - t0, 4)  # shards only: the output has no timings
     return out
 
 
@@ -603,8 +605,11 @@ def annotate(
     bar = tqdm(total=len(plan.tasks), initial=initial, desc="p2i annotate", unit="img", file=sys.stderr,
                disable=not progress, smoothing=0.1)
 
+    compute = [0.0]
+
     def done(k: int, shard: dict) -> None:
         _write_atomic(_shard_path(parts, k), json.dumps(shard, separators=(",", ":")))
+        compute[0] += sum(im.get("seconds", 0.0) for im in shard["images"])
         bar.update(len(shards[k]))
 
     try:
@@ -633,6 +638,7 @@ def annotate(
     return dict(counts=counts, skipped_images=outcome["skipped_images"], failed_images=outcome["failed_images"],
                 empty=outcome["empty"], notes=outcome["notes"], outside=plan.outside, shards=len(shards),
                 resumed_shards=resumed, seconds=seconds, images_computed=computed,
+                compute_seconds_per_image=compute[0] / computed if computed else None,
                 images_per_second=computed / seconds if computed and seconds > 0 else None,
                 settings=dict(settings, workers=workers, scheduler=scheduler, shard_size=shard_size), out=out)
 
@@ -651,8 +657,9 @@ def _print_summary(s: dict, warn: Callable[[str], None]) -> None:
           f"{s['shards']} shards of up to {st['shard_size']} images ({s['resumed_shards']} finished before, "
           f"skipped); {where}")
     rate = f"{s['images_per_second']:.2f} images/s" if s["images_per_second"] else "nothing left to compute"
+    per = f"; {s['compute_seconds_per_image']:.3f} s per image in the workers" if s["images_computed"] else ""
     print(f"{c['images_with_work']} of {c['images']} images had people to segment; {s['images_computed']} "
-          f"computed in {s['seconds']:.1f} s ({rate})")
+          f"computed in {s['seconds']:.1f} s ({rate}{per})")
     print(f"people with keypoints: {c['people_with_keypoints']}: {c['generated']} masks generated, {c['kept']} kept "
           f"(existing segmentation), {c['skipped']} skipped, {c['failed']} failed; passed through unchanged: "
           f"{c['no_keypoints']} without keypoints, {c['crowd']} crowd regions")

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     eps = plugins.entry_points(plugins.COMMANDS)
     own = __name__.partition(".")[0]
-    eps.sort(key=lambda ep: ep.module.partition(".")[0] != own)  # ours (demo first), then the others
+    # ours (demo and segment first), then the others
+    eps.sort(key=lambda ep: (ep.module.partition(".")[0] != own, ep.module != f"{own}.commands"))
     for ep in eps:
         register = plugins.load(ep)
         if register is None:

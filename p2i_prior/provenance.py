@@ -178,8 +178,9 @@ def print_annotated_eval(reference: Any, annotated: Any, format_table: Any, rank
     below ``evaluate``).
     """
     r = evaluate_annotated(reference, annotated, rank)
+    ranked = f"ranked by {rank}" if "results" not in r["methods"] else "ranked by the results' scores"
     print(format_table(r["methods"], score=r["score"], roi=r["roi"], n_images=r["n_images"],
-                       n_instances=r["n_instances"], note=f"Masks from {os.fspath(annotated)}, ranked by {rank}."))
+                       n_instances=r["n_instances"], note=f"Masks from {os.fspath(annotated)}, {ranked}."))
     for name, st in r["methods"].items():
         iou = "n/a (a results list names no annotations)" if st["mean_instance_iou"] is None else \
             f"{st['mean_instance_iou']:.4f}"

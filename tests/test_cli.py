@@ -37,10 +37,11 @@ def test_commands_are_registered_through_entry_points():
 
     eps = {ep.name: ep.value for ep in plugins.entry_points(plugins.COMMANDS)}
     assert eps == {"commands": "p2i_prior.commands:register", "evaluate": "p2i_prior.evaluate:register",
+                   "annotate": "p2i_prior.annotate:register",
                    "net": "p2i_net.cli:register", "bench": "p2i_bench.cli:register"}
     names = commands(build_parser())
-    assert names[:3] == ["demo", "segment", "eval"]  # p2i's own first
-    assert sorted(names[3:]) == ["bench", "eval-net", "train"]
+    assert names[:2] == ["demo", "segment"] and sorted(names[2:4]) == ["annotate", "eval"]  # p2i's own first
+    assert sorted(names[4:]) == ["bench", "eval-net", "train"]
 
 
 HELLO = """
