@@ -1,9 +1,12 @@
 """Train and cross-validate the mask-quality model of :mod:`p2i_prior.quality`.
 
-``python -m p2i_prior.quality_train --dev DEV.json --extra EXTRA.json --synthetic 60``
+``python -m p2i_prior.quality_train --dev DEV.json --extra EXTRA.json --synthetic 60 --reach``
+(the shipped model's command, with its data, is in its ``info["command"]``)
 
 1. **Collect**: every method (box, rag, sweep, geodesic) in both settings (keypoints alone and
-   ``roi=box``), components gate on, ``gt`` score, predicts its masks on every image of the dev
+   ``roi=box``; with ``--reach`` also rag, sweep, geodesic alone with ``segment_people``'s
+   ``reach=0.12, reach_min_keypoints=5``), components gate on, under each score source of
+   ``--scores`` (default ``gt,selfie``), predicts its masks on every image of the dev
    set (``coco_persons``), the extra set (``coco_persons_extra``) and ``--synthetic`` scenes of
    :func:`p2i_prior.synthetic.make_scenes` (exported as COCO; per person, with probability 0.5,
    labelled keypoints are dropped at random down to 1-12, and with probability 0.15 all of them:
@@ -15,7 +18,8 @@
    the synthetic scenes and the other dev folds, and ranks the masks of fold ``f`` only.  AP^r
    is computed once over the whole dev set from these out-of-fold rankings.  Also reported: the
    model fitted without any dev image (``extra+synthetic``), and the final model (everything)
-   scored on the dev set it was trained on (``train``, optimistic).
+   scored on the dev set it was trained on (``train``, optimistic), and the masks ranked by their
+   true IoU (``true IoU (bound)``: the best any ranking rule could do with these masks).
 3. **Fit** the shipped model on all rows and write it (``--out``, default the package's
    ``data/quality.json``), with the CV numbers in its ``info``.
 
@@ -41,6 +45,13 @@ from .quality import FEATURES, fit_quality, mask_features, write_model, MODEL_PA
 from .scores import make_score_source
 
 SETTINGS = ("none", "box")
+#: The optional setting "reach": keypoints alone with segment_people's unexplained-pixels rule.
+REACH = {"reach": 0.12, "reach_min_keypoints": 5}
+
+
+def _setting(setting: str) -> tuple[str, dict]:
+    """(roi, segment_people options) of a setting name."""
+    return ("none", dict(REACH)) if setting == "reach" else (setting, {})
 L2 = 1.0
 
 
@@ -70,27 +81,27 @@ def synthetic_set(directory: str, n: int, seed: int = 0) -> str:
 
 
 def collect(persons: Any, score: str = "gt", *, methods=METHODS, settings=SETTINGS, progress: bool = True) -> dict:
-    """Rows per (roi, method): image ids, features, IoU, the two fixed rankings, results (RLE)."""
+    """Rows per (setting, method): image ids, features, IoU, the two fixed rankings, results (RLE)."""
     source = make_score_source(score)
-    out = {(r, m): {k: [] for k in ("image_id", "features", "iou", "rank_score", "rank_keypoints", "rle")}
-           for r in settings for m in methods}
+    pairs = [(r, m) for r in settings for m in methods if not (r == "reach" and m == "box")]
+    out = {p: {k: [] for k in ("image_id", "features", "iou", "rank_score", "rank_keypoints", "rle")} for p in pairs}
     t0 = time.perf_counter()
     for i, rec in enumerate(persons):
         image = rec.load_image()
         score = np.asarray(source(rec, image), np.float32)
         gt = rec.masks()
         labelled = (rec.keypoints[:, :, 2] > 0).sum(1)
-        for roi in settings:
-            for m in methods:
-                labels, masks, s = predict_image(rec, image, score, m, roi=roi)
-                d = out[(roi, m)]
-                d["image_id"] += [rec.id] * rec.n
-                d["features"].append(mask_features(labels, rec.keypoints, score))
-                d["iou"].append(_iou(masks, gt))
-                d["rank_score"].append(s)
-                d["rank_keypoints"].append(s * (labelled + 1) / 18.0)
-                res = masks_to_results(rec.id, masks, np.zeros(rec.n))
-                d["rle"] += [r["segmentation"] if masks[k].any() else None for k, r in enumerate(res)]
+        for setting, m in pairs:
+            roi, options = _setting(setting)
+            labels, masks, s = predict_image(rec, image, score, m, roi=roi, options=options, rank="score")
+            d = out[(setting, m)]
+            d["image_id"] += [rec.id] * rec.n
+            d["features"].append(mask_features(labels, rec.keypoints, score))
+            d["iou"].append(_iou(masks, gt))
+            d["rank_score"].append(s)
+            d["rank_keypoints"].append(s * (labelled + 1) / 18.0)
+            res = masks_to_results(rec.id, masks, np.zeros(rec.n))
+            d["rle"] += [r["segmentation"] if masks[k].any() else None for k, r in enumerate(res)]
         if progress and (i + 1) % 20 == 0:
             print(f"  {i + 1}/{len(persons)} images, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     for d in out.values():
@@ -100,16 +111,21 @@ def collect(persons: Any, score: str = "gt", *, methods=METHODS, settings=SETTIN
     return out
 
 
-def cached(cache: str, name: str, persons: Any, score: str, progress: bool) -> dict:
-    path = os.path.join(cache, f"rows_{name}_{score}.pkl")
-    if os.path.isfile(path):
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    print(f"collecting {name} ({score} score): {len(persons)} images", file=sys.stderr)
-    rows = collect(persons, score, progress=progress)
-    os.makedirs(cache, exist_ok=True)
-    with open(path, "wb") as f:
-        pickle.dump(rows, f)
+def cached(cache: str, name: str, persons: Any, score: str, progress: bool, reach: bool = False) -> dict:
+    """The rows of a set under a score (``reach``: also the "reach" setting), cached on disk."""
+    rows = {}
+    for settings, suffix in [(SETTINGS, "")] + ([(("reach",), "_reach")] if reach else []):
+        path = os.path.join(cache, f"rows_{name}_{score}{suffix}.pkl")
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                rows.update(pickle.load(f))
+            continue
+        print(f"collecting {name} ({score} score{suffix}): {len(persons)} images", file=sys.stderr)
+        got = collect(persons, score, settings=settings, progress=progress)
+        os.makedirs(cache, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(got, f)
+        rows.update(got)
     return rows
 
 
@@ -166,11 +182,13 @@ def fixture_qualities(model: Any, annotations: str) -> dict:
 def report_tables(dev: Any, dev_rows: dict, rankings: dict[str, dict], score: str) -> tuple[str, dict]:
     gt = dev.gt_dict()
     lines, numbers = [], {}
-    for roi in SETTINGS:
-        lines += [f"### score `{score}`, roi `{roi}` ({'keypoints alone' if roi == 'none' else 'keypoints + boxes'})",
+    for roi in sorted({k[0] for k in dev_rows}, key=["none", "box", "reach"].index):
+        what = {"none": "keypoints alone", "box": "keypoints + boxes",
+                "reach": f"keypoints alone + segment_people options {REACH}"}[roi]
+        lines += [f"### score `{score}`, roi `{roi}` ({what})",
                   "", "| method | mean IoU | " + " | ".join(f"{r} AP@.5 / AP" for r in rankings) + " |",
                   "| --- | ---: | " + " | ".join("---:" for _ in rankings) + " |"]
-        for m in METHODS:
+        for m in [m for m in METHODS if (roi, m) in dev_rows]:
             d = dev_rows[(roi, m)]
             cells = [m, f"{d['iou'].mean():.3f}"]
             for r, scores in rankings.items():
@@ -190,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synthetic", type=int, default=60, help="synthetic scenes (always trained on)")
     p.add_argument("--scores", default="gt,selfie", help="person-score sources to collect rows with")
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--reach", action="store_true",
+                   help=f"also rows of keypoints alone with segment_people's reach rule {REACH}")
     p.add_argument("--cache", default="p2i_out/quality_cache")
     p.add_argument("--out", default=MODEL_PATH, help="model json to write (default: the shipped one)")
     p.add_argument("--report", default=None, help="markdown report to write")
@@ -207,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         if not os.path.isfile(path):
             path = synthetic_set(syn_dir, args.synthetic)
         sets.append((f"synthetic_{args.synthetic}", load_persons(path)))
-    dev_rows = {sc: cached(args.cache, "dev", dev, sc, not args.quiet) for sc in scores}
-    train_rows = [cached(args.cache, name, ps, sc, not args.quiet) for name, ps in sets for sc in scores]
+    dev_rows = {sc: cached(args.cache, "dev", dev, sc, not args.quiet, args.reach) for sc in scores}
+    train_rows = [cached(args.cache, name, ps, sc, not args.quiet, args.reach) for name, ps in sets for sc in scores]
 
     x_all, y_all = stack(*dev_rows.values(), *train_rows)
     x_out, y_out = stack(*train_rows)
@@ -216,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {
         "command": "python -m p2i_prior.quality_train " + " ".join(argv if argv is not None else sys.argv[1:]),
         "rows": int(len(y_all)), "l2": L2, "folds": args.folds, "scores": scores,
+        "settings": sorted({k[0] for k in dev_rows[scores[0]]}),
         "data": {"dev": args.dev, "extra": args.extra, "synthetic_scenes": args.synthetic},
     }
     final = fit_quality(x_all, y_all, l2=L2, info=info)
@@ -228,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             "quality extra+synthetic": {k: outside.predict(d["features"]) for k, d in dev_rows[sc].items()},
             f"quality CV{args.folds}": cv,
             "quality train": {k: final.predict(d["features"]) for k, d in dev_rows[sc].items()},
+            "true IoU (bound)": {k: d["iou"] for k, d in dev_rows[sc].items()},
         }
         table, nums = report_tables(dev, dev_rows[sc], rankings, sc)
         text += table + "\n"
