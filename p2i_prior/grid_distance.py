@@ -21,15 +21,8 @@ from typing import Any
 import numpy as np
 
 from . import _device as dv
-from .checks import check_binary_values, like
-from .sweep import (
-    DEFAULT_MAX_SWEEPS,
-    _MASK_WHAT,
-    _check_mask_shape,
-    _check_seeds,
-    _sweep_gpu,
-    check_speed,
-)
+from .checks import like
+from .sweep import DEFAULT_MAX_SWEEPS, check_mask, check_mask_device, check_speed, sweep_gpu
 
 __all__ = ["euclidean_distance", "geodesic_distance", "edt_cpu", "edt_device", "march_cpu"]
 
@@ -95,22 +88,15 @@ def euclidean_distance(seeds_mask: Any, *, device: str = "auto") -> Any:
     """
     if dv.use_gpu(device, seeds_mask):
         return _edt_gpu(seeds_mask)
-    seeds = _check_seeds(seeds_mask)
+    seeds = check_mask(seeds_mask)
     H, W = seeds.shape[-2:]
     out = edt_cpu(np.ascontiguousarray(seeds.reshape((-1, H, W))))
     return like(out.reshape(seeds.shape), seeds_mask)
 
 
 def _edt_gpu(seeds_mask: Any) -> Any:
-    shp = dv.shape_of(seeds_mask)
-    _check_mask_shape(shp)
-    stream = dv.stream_of(seeds_mask)
-    dev = dv.as_device(seeds_mask, "seeds_mask")
-    check_binary_values(dv.device_info(dev, "seeds_mask", stream), _MASK_WHAT, mask=True)
-    seeds = dev.view(np.uint8) if np.dtype(dev.dtype) == np.bool_ else dv.as_device(dev, "seeds_mask", np.uint8)
-    H, W = shp[-2:]
-    n = shp[0] if len(shp) == 3 else 1
-    out = edt_device(seeds.reshape((n, H, W)), stream)
+    seeds, shp, stream = check_mask_device(seeds_mask)
+    out = edt_device(seeds, stream)
     return dv.to_kind(out.reshape(shp), seeds_mask)
 
 
@@ -171,8 +157,8 @@ def geodesic_distance(seeds_mask: Any, speed: Any = None, *, device: str = "auto
     [0.0, 0.5, 1.0, 1.5, 2.0]
     """
     if dv.use_gpu(device, seeds_mask, speed):
-        return _sweep_gpu(seeds_mask, speed, DEFAULT_MAX_SWEEPS, 0.0, None)
-    seeds = _check_seeds(seeds_mask)
+        return sweep_gpu(seeds_mask, speed, DEFAULT_MAX_SWEEPS, 0.0, None)
+    seeds = check_mask(seeds_mask)
     H, W = seeds.shape[-2:]
     if speed is None:
         slowness, uniform = np.ones((1, 1), np.float64), True

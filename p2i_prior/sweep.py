@@ -66,7 +66,8 @@ def check_speed_shape(shape: tuple, H: int, W: int, n: int | None) -> None:
         )
 
 
-def _check_seeds(seeds_mask: Any) -> np.ndarray:
+def check_mask(seeds_mask: Any) -> np.ndarray:
+    """A checked (H, W) or (n, H, W) host seed mask, as bool."""
     seeds = to_numpy(seeds_mask, "seeds_mask")
     _check_mask_shape(seeds.shape)
     check_binary_values(host_info(seeds, "seeds_mask"), _MASK_WHAT, mask=True)
@@ -218,8 +219,8 @@ def sweep_distance(
     if threads is not None:
         threads = check_positive_int(threads, "threads", maximum=1024)
     if dv.use_gpu(device, seeds_mask, speed):
-        return _sweep_gpu(seeds_mask, speed, max_sweeps, tol, threads)
-    seeds = _check_seeds(seeds_mask)
+        return sweep_gpu(seeds_mask, speed, max_sweeps, tol, threads)
+    seeds = check_mask(seeds_mask)
     H, W = seeds.shape[-2:]
     if speed is None:
         slowness, uniform = np.ones((1, 1), np.float64), True
@@ -231,12 +232,9 @@ def sweep_distance(
     return like(out.reshape(seeds.shape), seeds_mask)
 
 
-def _sweep_gpu(seeds_mask: Any, speed: Any, max_sweeps: int, tol: float, threads: int | None) -> Any:
-    from numba import cuda
-
-    from .kernels import cuda_sweep as ksw
-    from .kernels.cuda_common import grid_2d
-
+def check_mask_device(seeds_mask: Any) -> tuple[Any, tuple, Any]:
+    """A checked (H, W) or (n, H, W) seed mask on the device: ``(seeds, shape, stream)`` with
+    ``seeds`` an (n, H, W) uint8 device array, ``shape`` the mask's and ``stream`` the caller's."""
     shp = dv.shape_of(seeds_mask)
     _check_mask_shape(shp)
     stream = dv.stream_of(seeds_mask)
@@ -244,8 +242,18 @@ def _sweep_gpu(seeds_mask: Any, speed: Any, max_sweeps: int, tol: float, threads
     check_binary_values(dv.device_info(dev, "seeds_mask", stream), _MASK_WHAT, mask=True)
     seeds = dev.view(np.uint8) if np.dtype(dev.dtype) == np.bool_ else dv.as_device(dev, "seeds_mask", np.uint8)
     H, W = shp[-2:]
-    n = shp[0] if len(shp) == 3 else 1
-    seeds = seeds.reshape((n, H, W))
+    return seeds.reshape((shp[0] if len(shp) == 3 else 1, H, W)), shp, stream
+
+
+def sweep_gpu(seeds_mask: Any, speed: Any, max_sweeps: int, tol: float, threads: int | None) -> Any:
+    """:func:`sweep_distance` on the GPU (``max_sweeps``, ``tol``, ``threads`` already checked)."""
+    from numba import cuda
+
+    from .kernels import cuda_sweep as ksw
+    from .kernels.cuda_common import grid_2d
+
+    seeds, shp, stream = check_mask_device(seeds_mask)
+    n, H, W = dv.shape_of(seeds)
     if speed is None:
         slowness = cuda.to_device(np.ones((1, 1, 1)), stream=stream)
         plane = np.zeros(n, np.int32)
