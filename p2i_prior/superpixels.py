@@ -261,12 +261,9 @@ def slic(
     0
     """
     if dv.use_gpu(device, image):
-        dev = check_device_images(image, "image", False)
-        _, H, W, _ = dv.shape_of(dev)
-        params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
-                             min_size_factor, max_size_factor)
-        out, _ = slic_device(dev, *params, dv.stream_of(image))
-        return dv.to_kind(out.reshape((H, W)), image)
+        out, _ = _slic_gpu(image, "image", False, n_segments, compactness, max_num_iter,
+                           enforce_connectivity, min_size_factor, max_size_factor)
+        return dv.to_kind(out.reshape(dv.shape_of(out)[1:]), image)
     arr = check_slic_image(image)
     H, W = arr.shape[:2]
     params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
@@ -341,11 +338,8 @@ def slic_batch(images: Any, n_segments: int = 1000, compactness: float = 10.0,
     ((2, 60, 80), [12, 12])
     """
     if dv.use_gpu(device, images):
-        dev = check_device_images(images, "images", True)
-        _, H, W, _ = dv.shape_of(dev)
-        params = slic_params(H, W, n_segments, compactness, max_num_iter, enforce_connectivity,
-                             min_size_factor, max_size_factor)
-        out, counts = slic_device(dev, *params, dv.stream_of(images))
+        out, counts = _slic_gpu(images, "images", True, n_segments, compactness, max_num_iter,
+                                enforce_connectivity, min_size_factor, max_size_factor)
         return dv.to_kind(out, images), counts
     arr = check_slic_image(images, "images", batched=True)
     H, W = arr.shape[1:3]
@@ -354,6 +348,13 @@ def slic_batch(images: Any, n_segments: int = 1000, compactness: float = 10.0,
     labels = np.stack([slic_cpu(a, *params, max_size_factor) for a in arr])
     counts = labels.reshape(len(arr), -1).max(axis=1).astype(np.int64) + 1
     return like(labels, images), counts
+
+
+def _slic_gpu(images: Any, name: str, batched: bool, *params: Any) -> tuple[Any, np.ndarray]:
+    """Check ``images`` on the device, then :func:`slic_device`: ((B, H, W) labels, counts)."""
+    dev = check_device_images(images, name, batched)
+    _, H, W, _ = dv.shape_of(dev)
+    return slic_device(dev, *slic_params(H, W, *params), dv.stream_of(images))
 
 
 def slic_device(imgs: Any, n_segments: int, compactness: float, max_num_iter: int,

@@ -82,20 +82,10 @@ def test_output_is_the_input_plus_masks_with_provenance(clean):
     assert not os.path.exists(path + ".parts")
 
 
-def _has_quality_model():
-    try:
-        import p2i_prior.quality  # noqa: F401  (the accuracy issue's model, where installed)
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 @pytest.mark.parametrize("rank", ["score", "keypoints", "quality"])
 def test_scoring_the_annotated_file_equals_p2i_eval_directly(clean, capsys, rank):
     from p2i_prior.evaluate import evaluate_methods
 
-    if rank == "quality" and not _has_quality_model():
-        pytest.skip("no quality model in this install")
     direct = evaluate_methods(ANN, IMAGES, methods=["rag"], score="gt", roi="box", rank=rank,
                               progress=False)["methods"]["rag"]
     scored = evaluate_annotated(ANN, clean[0], rank)["methods"]["rag"]
@@ -231,7 +221,7 @@ def test_missing_and_unreadable_images_are_listed_then_skipped_or_an_error(tmp_p
     assert not os.path.exists(tmp_path / "out.json.parts")  # stopped before any work
     assert run(tmp_path, *args, "--missing", "skip") == 0
     out, err = capsys.readouterr()
-    assert "1 images not found" in err and f"skipped image 102: image 102: file not found" in err
+    assert "1 images not found" in err and "skipped image 102: image 102: file not found" in err
     assert "skipped image 104: image 104: cannot identify image file" in err
     data = load(tmp_path / "out.json")
     people = {a["image_id"]: 0 for a in data["annotations"]}
