@@ -43,7 +43,10 @@ class People:
 
 
 def _ids_text(ids: list) -> str:
-    ids = sorted({i for i in ids if i is not None}, key=str)
+    # numbers in numeric order (10 after 9, not after 1), then any non-numeric ids as text
+    ids = sorted({i for i in ids if i is not None},
+                 key=lambda i: (0, i, "") if isinstance(i, (int, float)) and not isinstance(i, bool)
+                 else (1, 0, str(i)))
     more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
     return ", ".join(map(str, ids[:10])) + more if ids else "none"
 

@@ -189,3 +189,12 @@ def test_bench_writes_to_an_untracked_folder_by_default():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     r = subprocess.run(["git", "check-ignore", "-q", os.path.join(out, "x.json")], cwd=root)
     assert r.returncode == 0  # ignored by .gitignore
+
+
+def test_image_ids_in_messages_are_in_numeric_order():
+    from p2i_prior.segment_cli import _ids_text
+
+    assert _ids_text([103, 10, 11, 9, None, 10]) == "9, 10, 11, 103"
+    assert _ids_text(list(range(12, 0, -1))) == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more"
+    assert _ids_text(["b", 2, "a"]) == "2, a, b"
+    assert _ids_text([None]) == "none"
