@@ -71,6 +71,8 @@ _EXPORTS = {
     "box_instances": "gates",
     "masks_from_labels": "masks",
     "masks_to_rle": "masks",
+    # CPU threads of the kernels (numba; torch when imported): one home, used by p2i --threads
+    "set_threads": "cpu_threads", "get_threads": "cpu_threads", "threads": "cpu_threads",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

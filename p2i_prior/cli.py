@@ -53,15 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def set_threads(threads: int | None) -> None:
-    """``numba.set_num_threads`` for ``--threads`` (None: leave numba's default)."""
+    """``--threads``: :func:`p2i_prior.set_threads` (None: leave numba's default)."""
     if threads is None:
         return
-    import numba
+    from .cpu_threads import set_threads as _set
 
-    top = int(numba.config.NUMBA_NUM_THREADS)
-    if isinstance(threads, bool) or not 1 <= int(threads) <= top:
-        raise ValueError(f"--threads: expected 1..{top} (numba's threads on this machine), got {threads}")
-    numba.set_num_threads(int(threads))
+    _set(threads, name="--threads")
 
 
 def main(argv: list[str] | None = None) -> int:
