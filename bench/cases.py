@@ -19,9 +19,11 @@ from typing import Callable
 import numpy as np
 
 from .config import COMPACTNESS, EDGE_WEIGHT, SEED, TEMPERATURE, Config  # noqa: F401
+from . import peers
 from .core import Measurement, measure_group, ratio
-from .inputs import Inputs, coco_input, default_coco_dir, inputs_for, synthetic_input
+from .inputs import Inputs, coco_input, coco_inputs, default_coco_dir, inputs_for, synthetic_input  # noqa: F401
 from .references import (  # noqa: F401
+    PIPELINE_STAGES,
     numpy_fusion,
     opencv_edt,
     opencv_edt_available,
@@ -90,13 +92,20 @@ def _group(case: str, x: Inputs, config: Config, fns: dict, roles: dict, pairs: 
     return out
 
 
+def _peer_skip(case: str, x: Inputs, impl: str, peer: str) -> list[dict]:
+    """A skip note for ``impl`` when peer ``peer`` cannot run here (else none)."""
+    why = peers.missing(peer)
+    return [] if why is None else [_skip(case, x, impl, why)]
+
+
 def _skip(case: str, x: Inputs | None, impl: str, reason: str, size=None) -> dict:
     return {"case": case, "size": _size_str(size or x.size), "input": None if x is None else x.source,
             "impl": impl, "reason": reason}
 
 
 def case_slic(x: Inputs, config: Config) -> dict:
-    """SLIC: p2i_prior.slic vs skimage.segmentation.slic (and OpenCV ximgproc when available)."""
+    """SLIC: p2i_prior.slic vs skimage.segmentation.slic, fast-slic (AVX2) and OpenCV ximgproc
+    (each peer when installed), with each one's K and boundary recall of the person outline."""
     import p2i_prior as P
 
     img, n = x.image, config.n_segments
@@ -104,29 +113,51 @@ def case_slic(x: Inputs, config: Config) -> dict:
            "skimage.slic": lambda: skimage_slic(img, n)}
     roles = {"p2i.slic": "ours", "skimage.slic": "reference"}
     pairs = [("p2i.slic", "skimage.slic")]
-    skipped = []
+    skipped = _peer_skip("slic", x, "fast_slic.SlicAvx2", "fast_slic")
+    if not skipped:
+        fns["fast_slic.SlicAvx2"] = lambda: peers.fast_slic(img, n, COMPACTNESS)
+        roles["fast_slic.SlicAvx2"] = "reference"
+        pairs.append(("p2i.slic", "fast_slic.SlicAvx2"))
     if opencv_slic_available():
         fns["opencv.ximgproc.slic"] = lambda: opencv_slic(img, n)
         roles["opencv.ximgproc.slic"] = "reference"
         pairs.append(("p2i.slic", "opencv.ximgproc.slic"))
     else:
         skipped.append(_skip("slic", x, "opencv.ximgproc.slic",
-                             "opencv-contrib (cv2.ximgproc) is not installed"))
-    K = {"p2i.slic": int(P.slic(img, n_segments=n).max()) + 1,
-         "skimage.slic": int(skimage_slic(img, n).max()) + 1}
-    params = {"n_segments": n, "compactness": COMPACTNESS, "max_num_iter": 10, "K": K}
+                             "opencv-contrib (cv2.ximgproc) is not installed; install: "
+                             + peers.INSTALL["cv2.ximgproc"]))
+    labels = {k: np.asarray(f()) for k, f in fns.items()}
+    outline = (x.score >= 0.5).astype(np.int32)  # person / background
+    params = {"n_segments": n, "compactness": COMPACTNESS, "max_num_iter": 10,
+              "K": {k: int(np.unique(v).size) for k, v in labels.items()},
+              "boundary_recall_person_outline_2px": {
+                  k: float(P.boundary_recall(v.astype(np.int64), outline, tolerance=2)) for k, v in labels.items()},
+              "settings": {"fast_slic.SlicAvx2": "compactness 10, its defaults: 10 iterations, subsample "
+                                                 "stride 3, Manhattan spatial distance, Lab inside",
+                           "opencv.ximgproc.slic": "SLIC, region_size round(sqrt(HW/n)), ruler 10, "
+                                                   "10 iterations, connectivity enforced, Lab inside"}}
     return _group("slic", x, config, fns, roles, pairs, params, {"skipped": skipped})
 
 
 def case_sobel(x: Inputs, config: Config) -> dict:
-    """Sobel magnitude of the grey image: p2i_prior.sobel vs skimage.filters.sobel(rgb2gray)."""
+    """Sobel magnitude of the grey image: p2i_prior.sobel vs skimage.filters.sobel(rgb2gray) and
+    OpenCV's Sobel on float32 with the same grey weights (when installed)."""
     import p2i_prior as P
 
     img = x.image
-    diff = float(np.abs(P.sobel(img) - skimage_sobel(img)).max())
+    ours = P.sobel(img)
+    diff = float(np.abs(ours - skimage_sobel(img)).max())
     fns = {"p2i.sobel": lambda: P.sobel(img), "skimage.sobel": lambda: skimage_sobel(img)}
-    return _group("sobel", x, config, fns, {"p2i.sobel": "ours", "skimage.sobel": "reference"},
-                  [("p2i.sobel", "skimage.sobel")], {"max_abs_diff": diff})
+    roles = {"p2i.sobel": "ours", "skimage.sobel": "reference"}
+    pairs = [("p2i.sobel", "skimage.sobel")]
+    params = {"max_abs_diff": diff}
+    skipped = _peer_skip("sobel", x, "opencv.Sobel", "cv2")
+    if not skipped:
+        fns["opencv.Sobel"] = lambda: peers.opencv_sobel(img)
+        roles["opencv.Sobel"] = "reference"
+        pairs.append(("p2i.sobel", "opencv.Sobel"))
+        params["max_abs_diff_opencv"] = float(np.abs(ours - peers.opencv_sobel(img)).max())
+    return _group("sobel", x, config, fns, roles, pairs, params, {"skipped": skipped})
 
 
 def case_rag(x: Inputs, config: Config) -> dict:
@@ -238,17 +269,29 @@ def case_sweep(x: Inputs, config: Config) -> dict:
                    "skfmm.distance": "reference"},
                   [("p2i.sweep_distance", "scipy.distance_transform_edt"),
                    ("p2i.sweep_distance", "skfmm.distance")], params)
-    geo = _group("sweep_speed", x, config,
-                 {"p2i.sweep_distance[speed]": lambda: P.sweep_distance(seeds, speed),
-                  "p2i.geodesic_distance": lambda: P.geodesic_distance(seeds, speed),
-                  "skfmm.travel_time": fmm_travel},
-                 {"p2i.sweep_distance[speed]": "ours", "p2i.geodesic_distance": "ours",
-                  "skfmm.travel_time": "reference"},
-                 [("p2i.sweep_distance[speed]", "skfmm.travel_time"),
-                  ("p2i.geodesic_distance", "skfmm.travel_time"),
-                  ("p2i.geodesic_distance", "p2i.sweep_distance[speed]")], params)
+    fns = {"p2i.sweep_distance[speed]": lambda: P.sweep_distance(seeds, speed),
+           "p2i.geodesic_distance": lambda: P.geodesic_distance(seeds, speed),
+           "skfmm.travel_time": fmm_travel}
+    roles = {"p2i.sweep_distance[speed]": "ours", "p2i.geodesic_distance": "ours",
+             "skfmm.travel_time": "reference"}
+    pairs = [("p2i.sweep_distance[speed]", "skfmm.travel_time"),
+             ("p2i.geodesic_distance", "skfmm.travel_time"),
+             ("p2i.geodesic_distance", "p2i.sweep_distance[speed]")]
+    skipped = _peer_skip("sweep_speed", x, "FastGeodis.generalised_geodesic2d", "FastGeodis")
+    notes = []
+    if not skipped:
+        g_img, g_masks = peers.fastgeodis_inputs(x.image, seeds)
+        fns["FastGeodis.generalised_geodesic2d"] = lambda: peers.fastgeodis_raster(g_img, g_masks)
+        roles["FastGeodis.generalised_geodesic2d"] = "reference"
+        pairs.append(("p2i.geodesic_distance", "FastGeodis.generalised_geodesic2d"))
+        notes.append({"case": "sweep_speed", "impl": "FastGeodis.generalised_geodesic2d",
+                      "note": peers.FASTGEODIS_CAVEAT})
+    geo = _group("sweep_speed", x, config, fns, roles, pairs, params)
+    for c in geo["comparisons"]:
+        if c["reference"].startswith("FastGeodis"):
+            c["caveat"] = peers.FASTGEODIS_CAVEAT
     return {"results": unit["results"] + geo["results"],
-            "comparisons": unit["comparisons"] + geo["comparisons"]}
+            "comparisons": unit["comparisons"] + geo["comparisons"], "skipped": skipped, "notes": notes}
 
 
 def case_edt(x: Inputs, config: Config) -> dict:
@@ -285,7 +328,14 @@ def case_edt(x: Inputs, config: Config) -> dict:
         max_err["opencv.distanceTransform"] = err(np.stack(opencv_edt(seeds)))
     else:
         skipped.append(_skip("edt", x, "opencv.distanceTransform",
-                             "OpenCV (cv2) is not installed: pip install opencv-contrib-python-headless"))
+                             "OpenCV (cv2) is not installed; install: " + peers.INSTALL["cv2"]))
+    edt_skip = _peer_skip("edt", x, "edt.edt", "edt")
+    if not edt_skip:
+        fns["edt.edt"] = lambda: peers.edt_distance(seeds)
+        roles["edt.edt"] = "reference"
+        pairs.insert(1, ("p2i.euclidean_distance", "edt.edt"))
+        max_err["edt.edt"] = err(np.stack(peers.edt_distance(seeds)))
+    skipped += edt_skip
     params = {"n_instances": int(len(seeds)), "seed_pixels": int(seeds.sum()),
               "max_abs_diff_vs_scipy_px": max_err}
     return _group("edt", x, config, fns, roles, pairs, params, {"skipped": skipped})
@@ -327,7 +377,12 @@ def _stage_profile(stages, config: Config) -> dict:
 
 
 def case_end_to_end(x: Inputs, config: Config) -> dict:
-    """pose_instance_map(method="rag") + segment_instances vs the scikit-image + SciPy pipeline."""
+    """pose_instance_map(method="rag") + segment_instances vs the scikit-image + SciPy pipeline;
+    segment_people (labels only) with method "rag" and "geodesic" beside them.
+
+    Both pipelines' stages (:data:`.references.PIPELINE_STAGES`) are stated in the params and
+    profiled one by one (``profiles``).
+    """
     n = config.n_segments
     img, kp, score = x.image, x.keypoints, x.score
     ours_labels = ours_pipeline(img, kp, score, n)
@@ -337,18 +392,25 @@ def case_end_to_end(x: Inputs, config: Config) -> dict:
     params = {"n_segments": n, "n_people": int(kp.shape[0]),
               "K": {"p2i.slic": int(P.slic(img, n_segments=n).max()) + 1,
                     "skimage.slic": int(skimage_slic(img, n).max()) + 1},
-              "label_agreement": float((np.asarray(ours_labels) == ref_labels).mean())}
+              "label_agreement": float((np.asarray(ours_labels) == ref_labels).mean()),
+              "stages": PIPELINE_STAGES}
     fns = {"p2i.pose_instance_map+segment_instances": lambda: ours_pipeline(img, kp, score, n),
            "skimage+scipy pipeline": lambda: reference_pipeline(img, kp, score, n)}
     roles = {"p2i.pose_instance_map+segment_instances": "ours", "skimage+scipy pipeline": "reference"}
     pairs = [("p2i.pose_instance_map+segment_instances", "skimage+scipy pipeline")]
     if hasattr(P, "segment_people"):  # the labels-only path (no (H, W, n) map), same labels
-        fns["p2i.segment_people[rag]"] = lambda: P.segment_people(img, kp, score, method="rag",
-                                                                  components=False, n_segments=n)
-        roles["p2i.segment_people[rag]"] = "ours"
-        pairs.append(("p2i.segment_people[rag]", "skimage+scipy pipeline"))
+        for method in ("rag", "geodesic"):
+            name = f"p2i.segment_people[{method}]"
+            fns[name] = (lambda m=method: P.segment_people(img, kp, score, method=m, components=False,
+                                                           n_segments=n)) if method == "rag" else (
+                lambda m=method: P.segment_people(img, kp, score, method=m, components=False))
+            roles[name] = "ours"
+            pairs.append((name, "skimage+scipy pipeline"))
+        pairs.append(("p2i.segment_people[geodesic]", "p2i.segment_people[rag]"))
         params["segment_people_agreement"] = float(
             (np.asarray(fns["p2i.segment_people[rag]"]()) == np.asarray(ours_labels)).mean())
+        params["segment_people_geodesic_agreement_with_rag"] = float(
+            (np.asarray(fns["p2i.segment_people[geodesic]"]()) == np.asarray(ours_labels)).mean())
     out = _group("end_to_end", x, config, fns, roles, pairs, params)
     out["profiles"] = [{
         "case": "end_to_end", "size": _size_str(x.size), "input": x.source,

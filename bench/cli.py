@@ -64,12 +64,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inputs", choices=("auto", "synthetic", "coco"), default=None,
                         help="auto: a COCO photo when ../shared/data/coco_persons exists, and a synthetic scene")
     parser.add_argument("--coco-dir", default=None, help="COCO persons folder (annotations.json + images/)")
+    parser.add_argument("--photos", type=int, default=None,
+                        help="COCO photos per size: those with the number of people closest to 5 "
+                             "(ties: lowest id; default 1)")
     parser.add_argument("--cases", default=None,
                         help=f"comma-separated subset of: {', '.join(CASES)} (default all)")
     parser.add_argument("--max-k-fw", type=int, default=None,
                         help="largest K for the O(K^3) Floyd-Warshall solvers (default 2048)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="numba (and OpenCV) threads for the run (default: all usable cores)")
+    parser.add_argument("--threads", default=None,
+                        help="threads of numba and of the peers that take a count (OpenCV, fast-slic, "
+                             "edt, torch) for the run: N or 'all' (default 1: one core against the "
+                             "single-threaded references)")
     parser.add_argument("--out", default="p2i_out/bench",
                         help="output folder (default p2i_out/bench, untracked; the committed results: "
                              "--out bench/results)")
@@ -92,9 +97,10 @@ def config_from_args(args: argparse.Namespace):
     over = {
         "sizes": None if args.sizes is None else parse_sizes(args.sizes),
         "repeat": args.repeat, "warmup": args.warmup, "max_time": args.max_time, "min_time": args.min_time,
-        "inputs": args.inputs, "coco_dir": args.coco_dir,
+        "inputs": args.inputs, "coco_dir": args.coco_dir, "photos": args.photos,
         "cases": None if args.cases is None else [c.strip() for c in args.cases.split(",") if c.strip()],
-        "max_k_floyd_warshall": args.max_k_fw, "threads": args.threads,
+        "max_k_floyd_warshall": args.max_k_fw, "threads": None if args.threads == "all" else
+        _threads_arg(args.threads),
     }
     if args.repeat is not None and args.repeat < 1:
         raise ValueError(f"repeat: expected an integer >= 1, got {args.repeat}")
@@ -102,13 +108,31 @@ def config_from_args(args: argparse.Namespace):
         raise ValueError(f"warmup: expected an integer >= 0, got {args.warmup}")
     if args.max_time is not None and not args.max_time > 0:
         raise ValueError(f"max_time: expected a number > 0, got {args.max_time}")
+    if args.photos is not None and args.photos < 1:
+        raise ValueError(f"photos: expected an integer >= 1, got {args.photos}")
     if args.min_time is not None and not args.min_time >= 0:
         raise ValueError(f"min_time: expected a number >= 0, got {args.min_time}")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"threads: expected an integer >= 1, got {args.threads}")
     if args.quick:
-        return Config.quick_config(**over)
-    return Config(**{k: v for k, v in over.items() if v is not None})
+        config = Config.quick_config(**over)
+    else:
+        config = Config(**{k: v for k, v in over.items() if v is not None})
+    if args.threads == "all":
+        config.threads = None  # numba's default: all usable cores
+    return config
+
+
+def _threads_arg(value) -> int | None:
+    """``--threads``: None (not given), or an integer >= 1 (its upper bound is checked when the
+    suite sets it, by :func:`p2i_prior.set_threads`)."""
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"threads: expected an integer >= 1 or 'all', got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"threads: expected an integer >= 1 or 'all', got {value!r}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,11 +147,8 @@ def run(args: argparse.Namespace) -> int:
         command = " ".join([os.path.basename(sys.argv[0] or "p2i"), *sys.argv[1:]])
     doc = run_suite(config, progress=not args.no_progress, command=command.strip())
     paths = write_results(doc, args.out, plots=not args.no_plots)
-    for t in doc["targets"]:
-        if t["speedup"] is not None:
-            status = "met" if t["met"] else "SHORT"
-            print(f"target {t['case']} {t['size']} ({t['input']}): {t['speedup']:.3g}x "
-                  f"(goal >= {t['target']:g}x) {status}")
+    for line in summary_lines(doc):
+        print(line)
     for e in doc["errors"]:
         print(f"error in {e['task']}: {e['error']}", file=sys.stderr)
     print(f"wrote {paths['json']}")
@@ -135,6 +156,29 @@ def run(args: argparse.Namespace) -> int:
     for p in paths["plots"]:
         print(f"wrote {p}")
     return 1 if doc["errors"] else 0
+
+
+def summary_lines(doc: dict) -> list[str]:
+    """What ``p2i bench`` prints: threads and load, the skipped peers (with how to install them),
+    the notes, and each target's wall-clock and CPU-time ratios with its status."""
+    meta = doc.get("meta", {})
+    th = meta.get("threads") or {}
+    load = lambda v: "?" if not v else ", ".join(f"{x:.1f}" for x in v)  # noqa: E731
+    lines = [f"threads: numba {th.get('numba_threads')} ({th.get('numba_threading_layer')}), "
+             f"OpenCV {th.get('opencv_threads')}; load average {load(meta.get('load_average_at_start'))} "
+             f"at start, {load(meta.get('load_average_at_end'))} at end; {meta.get('cores_usable')} usable cores"]
+    for s in {(s["case"], s["impl"]): s for s in doc.get("skipped", [])}.values():
+        lines.append(f"skipped {s['case']} {s['impl']}: {s['reason']}")
+    for n in {(n["case"], n["impl"]): n for n in doc.get("notes", [])}.values():
+        lines.append(f"note {n['case']} {n['impl']}: {n['note']}")
+    for t in doc["targets"]:
+        if t["speedup"] is not None:
+            status = "met" if t["met"] else "SHORT"
+            cpu = "-" if t.get("cpu_speedup") is None else f"{t['cpu_speedup']:.3g}x"
+            lines.append(f"target {t['case']} {t['size']} ({t['input']}) {t['ours']} vs {t['reference']}: "
+                         f"{t['speedup']:.3g}x wall, {cpu} CPU time (goal >= {t['target']:g}x, "
+                         f"{t['basis']}) {status}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

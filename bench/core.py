@@ -39,13 +39,20 @@ class Measurement:
     Attributes
     ----------
     times_s : list of float
-        The timed repeats, in seconds (warm-up excluded).
+        The timed repeats, in seconds (warm-up excluded): wall clock (``time.perf_counter``).
     warmup_s : list of float
         The warm-up calls' times (not used in the statistics).
+    cpu_s : list of float
+        The CPU time of the process during each timed repeat (``time.process_time``: user +
+        system, all threads).  With one thread on every side this is the time the work took
+        with the waits for other jobs' time slices taken out: on a loaded machine the long
+        calls of a comparison are preempted more often than the short ones, which bends the
+        wall-clock ratio, and the CPU-time ratio much less (``bench/README.md``).
     """
 
     times_s: list[float]
     warmup_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
@@ -72,8 +79,18 @@ class Measurement:
         """Fastest repeat (s)."""
         return float(np.min(self.times_s))
 
+    @property
+    def cpu_median_s(self) -> float | None:
+        """Median CPU time of the timed repeats (s); None without CPU times."""
+        return float(np.median(self.cpu_s)) if self.cpu_s else None
+
     def summary(self) -> dict:
         """The statistics and raw times as a JSON-ready dict."""
+        cpu = {"cpu_median_s": self.cpu_median_s, "cpu_q1_s": None, "cpu_q3_s": None,
+               "cpu_times_s": [float(t) for t in self.cpu_s]}
+        if self.cpu_s:
+            cpu["cpu_q1_s"] = float(np.percentile(self.cpu_s, 25))
+            cpu["cpu_q3_s"] = float(np.percentile(self.cpu_s, 75))
         return {
             "median_s": self.median_s,
             "q1_s": self.q1_s,
@@ -84,15 +101,19 @@ class Measurement:
             "n_warmup": len(self.warmup_s),
             "times_s": [float(t) for t in self.times_s],
             "warmup_s": [float(t) for t in self.warmup_s],
+            **cpu,
         }
 
 
-def _timed(fn: Callable[[], Any], sync: Callable[[], Any] | None) -> float:
+def _timed(fn: Callable[[], Any], sync: Callable[[], Any] | None) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    c0 = time.process_time()
     t0 = time.perf_counter()
     fn()
     if sync is not None:
         sync()
-    return time.perf_counter() - t0
+    t1 = time.perf_counter()
+    return t1 - t0, time.process_time() - c0
 
 
 def _n_repeats(warm: float, repeat: int, max_time: float, min_time: float = 0.0,
@@ -171,15 +192,18 @@ def measure_group(
     warm: dict[str, list[float]] = {k: [] for k in names}
     for k in names:
         for _ in range(warmup):
-            warm[k].append(_timed(fns[k], sync))
+            warm[k].append(_timed(fns[k], sync)[0])
     counts = {}
     for k in names:
         estimate = warm[k][-1] if warm[k] else 0.0
         counts[k] = _n_repeats(estimate, repeat, max_time, min_time)
     times: dict[str, list[float]] = {k: [] for k in names}
+    cpu: dict[str, list[float]] = {k: [] for k in names}
     for k in _schedule(counts):  # interleaved, each implementation spread over the run
-        times[k].append(_timed(fns[k], sync))
-    return {k: Measurement(times[k], warm[k]) for k in names}
+        wall, c = _timed(fns[k], sync)
+        times[k].append(wall)
+        cpu[k].append(c)
+    return {k: Measurement(times[k], warm[k], cpu[k]) for k in names}
 
 
 def measure(fn: Callable[[], Any], **kwargs: Any) -> Measurement:
@@ -200,17 +224,22 @@ def ratio(reference: Measurement, ours: Measurement) -> dict:
     -------
     dict
         ``speedup`` = reference median / ours median (> 1: ours is faster), and
-        ``speedup_lo`` / ``speedup_hi`` = ``ref_q1 / ours_q3`` and ``ref_q3 / ours_q1``.
+        ``speedup_lo`` / ``speedup_hi`` = ``ref_q1 / ours_q3`` and ``ref_q3 / ours_q1``, all of
+        wall-clock times; ``cpu_speedup`` = the same ratio of median CPU times (None when either
+        side has none or a zero median).
 
     Examples
     --------
-    >>> ratio(Measurement([2.0, 2.0]), Measurement([1.0, 1.0]))["speedup"]
-    2.0
+    >>> r = ratio(Measurement([2.0, 2.0], cpu_s=[3.0, 3.0]), Measurement([1.0, 1.0], cpu_s=[1.0, 1.0]))
+    >>> r["speedup"], r["cpu_speedup"]
+    (2.0, 3.0)
     """
+    rc, oc = reference.cpu_median_s, ours.cpu_median_s
     return {
         "speedup": reference.median_s / ours.median_s,
         "speedup_lo": reference.q1_s / ours.q3_s,
         "speedup_hi": reference.q3_s / ours.q1_s,
+        "cpu_speedup": rc / oc if rc is not None and oc else None,
     }
 
 

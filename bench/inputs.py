@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import SEED, Config
 
-__all__ = ["Inputs", "synthetic_input", "coco_input", "default_coco_dir", "inputs_for"]
+__all__ = ["Inputs", "synthetic_input", "coco_input", "coco_inputs", "default_coco_dir", "inputs_for"]
 
 
 @dataclass
@@ -58,30 +58,25 @@ def default_coco_dir() -> str:
 
 
 @lru_cache(maxsize=4)
-def _coco_photo(coco_dir: str, n_people: int):
-    """The photo with the number of people closest to ``n_people`` (ties: lowest id)."""
+def _coco_photos(coco_dir: str, n_people: int, photos: int = 1) -> tuple:
+    """The ``photos`` photos whose number of people is closest to ``n_people`` (ties: lowest id)."""
     from p2i_prior.coco import load_persons
 
     ann = os.path.join(coco_dir, "annotations.json")
     if not os.path.isfile(ann):
-        return None
+        return ()
     persons = load_persons(ann, os.path.join(coco_dir, "images"), missing_images="skip")
-    if not len(persons):
-        return None
-    best = min(persons, key=lambda p: (abs(p.n - n_people), p.id))
-    return best.id, best.load_image(), best.keypoints.copy(), best.person_mask()
+    ranked = sorted(persons, key=lambda p: (abs(p.n - n_people), p.id))[:photos]
+    return tuple((p.id, p.load_image(), p.keypoints.copy(), p.person_mask()) for p in ranked)
 
 
-def coco_input(width: int, height: int, n_people: int = 5, coco_dir: str | None = None) -> Inputs | None:
-    """A real COCO photo resized to ``width x height`` (None when the data is absent).
+def _coco_photo(coco_dir: str, n_people: int):
+    """The photo with the number of people closest to ``n_people`` (ties: lowest id)."""
+    found = _coco_photos(coco_dir, n_people, 1)
+    return found[0] if found else None
 
-    The photo is the one of ``coco_dir`` whose number of annotated people is closest to
-    ``n_people``; it is resized (bilinear, aspect not kept) and its keypoints scaled with it.
-    The person score is the union of the people's ground-truth masks, resized (nearest).
-    """
-    photo = _coco_photo(coco_dir or default_coco_dir(), n_people)
-    if photo is None:
-        return None
+
+def _resized(photo, width: int, height: int) -> Inputs:
     from PIL import Image
 
     image_id, image, kp, person = photo
@@ -96,15 +91,32 @@ def coco_input(width: int, height: int, n_people: int = 5, coco_dir: str | None 
     return Inputs(f"coco:{image_id}", np.ascontiguousarray(img), kp, score)
 
 
+def coco_input(width: int, height: int, n_people: int = 5, coco_dir: str | None = None) -> Inputs | None:
+    """A real COCO photo resized to ``width x height`` (None when the data is absent).
+
+    The photo is the one of ``coco_dir`` whose number of annotated people is closest to
+    ``n_people``; it is resized (bilinear, aspect not kept) and its keypoints scaled with it.
+    The person score is the union of the people's ground-truth masks, resized (nearest).
+    """
+    photo = _coco_photo(coco_dir or default_coco_dir(), n_people)
+    return None if photo is None else _resized(photo, width, height)
+
+
+def coco_inputs(width: int, height: int, n_people: int = 5, coco_dir: str | None = None,
+                photos: int = 1) -> list[Inputs]:
+    """The ``photos`` COCO photos with the number of people closest to ``n_people`` (ties: lowest
+    id), each resized as :func:`coco_input` does; empty when the data is absent."""
+    return [_resized(p, width, height) for p in _coco_photos(coco_dir or default_coco_dir(), n_people, photos)]
+
+
 def inputs_for(config: Config, width: int, height: int, n_people: int | None = None) -> list[Inputs]:
     """The inputs of one size under ``config.inputs`` (coco skipped silently when absent)."""
     n = config.n_people if n_people is None else n_people
     out = []
     if config.inputs in ("auto", "coco"):
-        x = coco_input(width, height, n, config.coco_dir)
-        if x is not None:
-            out.append(x)
-        elif config.inputs == "coco":
+        xs = coco_inputs(width, height, n, config.coco_dir, config.photos)
+        out.extend(xs)
+        if not xs and config.inputs == "coco":
             raise FileNotFoundError(
                 f"inputs: expected COCO persons data in {config.coco_dir or default_coco_dir()}, found none"
             )

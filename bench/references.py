@@ -32,6 +32,7 @@ __all__ = [
     "reference_stages",
     "ours_stages",
     "run_stages",
+    "PIPELINE_STAGES",
     "reference_pipeline",
     "ours_pipeline",
 ]
@@ -169,6 +170,34 @@ def numpy_fusion(d: np.ndarray, score: np.ndarray, temperature: float = TEMPERAT
     return labels
 
 
+#: What each stage of the two end-to-end pipelines calls (the end_to_end case's params, the report).
+PIPELINE_STAGES = {
+    "reference": [
+        ["slic", "skimage.segmentation.slic(image, n_segments, compactness=10, max_num_iter=10, start_label=0)"],
+        ["sobel", "skimage.filters.sobel(skimage.color.rgb2gray(image))"],
+        ["rag", "skimage.graph.rag_boundary(labels, edge, connectivity=1) -> scipy CSR"],
+        ["seeds", "COCO limbs drawn with skimage.draw.line -> seed superpixels per instance"],
+        ["distance", "scipy.sparse.csgraph.dijkstra(indices=seeds, min_only=True) per instance"],
+        ["expand", "superpixel distances to pixels (numpy fancy indexing)"],
+        ["fusion", "numpy softmax over instances of -d/T, x score, argmax, threshold 0.5"],
+    ],
+    "ours": [
+        ["slic", "p2i_prior.slic(image, n_segments, compactness=10)"],
+        ["sobel", "p2i_prior.sobel(image)"],
+        ["rag", "p2i_prior.build_rag(labels, edge)"],
+        ["seeds", "p2i_prior.seed_superpixels(labels, keypoints)"],
+        ["distance", "p2i_prior.rag_distance(rag, seeds, 'sssp')"],
+        ["softmax", "p2i_prior.softmax_instances on the (n, K) superpixel distances"],
+        ["expand", "(K, n) softmax to the (H, W, n) map through the labels (numpy fancy indexing)"],
+        ["fusion", "p2i_prior.segment_instances(map, score): x score, argmax, threshold 0.5"],
+    ],
+    "timed_ours": "p2i_prior.pose_instance_map(image, keypoints, method='rag') + segment_instances "
+                  "(the stages above in one call each); segment_people(method='rag'|'geodesic', "
+                  "components=False): labels only, no (H, W, n) map (geodesic: sobel, speed, fast "
+                  "marching per instance, nearest instance; no SLIC)",
+}
+
+
 def reference_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
                      n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
     """The scikit-image + SciPy pipeline as named stages ``f(state) -> value`` (in order)."""
@@ -185,7 +214,8 @@ def reference_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray
 
 def ours_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
                 n_segments: int) -> list[tuple[str, Callable[[dict], Any]]]:
-    """pose2instance's ``pose_instance_map(method="rag")`` + ``segment_instances``, by stage."""
+    """pose2instance's ``pose_instance_map(method="rag")`` + ``segment_instances``, by stage (the
+    softmax on the (n, K) superpixel distances, then spread through the labels, as the library)."""
     import p2i_prior as P
     from p2i_prior.pipeline import softmax_instances
 
@@ -195,9 +225,10 @@ def ours_stages(image: np.ndarray, keypoints: np.ndarray, score: np.ndarray,
         ("rag", lambda s: P.build_rag(s["slic"], s["sobel"])),
         ("seeds", lambda s: P.seed_superpixels(s["slic"], keypoints)),
         ("distance", lambda s: P.rag_distance(s["rag"], s["seeds"], "sssp")),
-        ("expand", lambda s: s["distance"][:, s["slic"]]),
-        ("softmax", lambda s: softmax_instances(s["expand"], TEMPERATURE)),
-        ("fusion", lambda s: P.segment_instances(s["softmax"], score)),
+        # as pose_instance_map(method="rag"): the softmax of a superpixel is its pixels' softmax
+        ("softmax", lambda s: softmax_instances(np.asarray(s["distance"])[:, None, :], TEMPERATURE)[0]),
+        ("expand", lambda s: s["softmax"][s["slic"]]),
+        ("fusion", lambda s: P.segment_instances(s["expand"], score)),
     ]
 
 

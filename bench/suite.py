@@ -60,8 +60,8 @@ def run_suite(config: Config, *, progress: bool = True, command: str | None = No
         "meta": machine_info(),
         "config": config.to_json(),
         "command": command or "python -m p2i_bench",
-        "results": [], "comparisons": [], "skipped": [], "profiles": [], "scaling": [], "errors": [],
-        "gpu_report": [],
+        "results": [], "comparisons": [], "skipped": [], "notes": [], "profiles": [], "scaling": [],
+        "errors": [], "gpu_report": [],
     }
     tasks = build_tasks(config)
     restore = _set_threads(config.threads)
@@ -88,17 +88,24 @@ def run_suite(config: Config, *, progress: bool = True, command: str | None = No
         if bar is not None:
             bar.close()
         doc["meta"]["threads"] = _thread_info()
+        doc["meta"]["load_average_at_end"] = _load()
         restore()
     target = f"{config.target_size[0]}x{config.target_size[1]}"
-    doc["targets"] = evaluate_targets(doc["comparisons"], target)
+    # one thread on every side: CPU time decides (load-robust); else the wall clock
+    basis = "cpu" if doc["meta"]["threads"]["numba_threads"] == 1 else "wall"
+    doc["targets"] = evaluate_targets(doc["comparisons"], target, basis)
     doc["scaling_fit"] = fit_exponents(doc["scaling"])
     doc["wall_s"] = time.perf_counter() - t0
     return doc
 
 
 def _set_threads(threads: int | None):
-    """Set numba's (and OpenCV's) thread count for the run; return a function that restores it."""
+    """Set the run's thread count (numba through :func:`p2i_prior.set_threads`, which also sets
+    torch's when imported, and OpenCV's); return a function that restores them.  None: leave
+    numba's default (all usable cores)."""
     import numba
+
+    from p2i_prior.cpu_threads import set_threads
 
     before = numba.get_num_threads()
     cv_before = None
@@ -109,11 +116,7 @@ def _set_threads(threads: int | None):
     except ImportError:
         cv2 = None
     if threads is not None:
-        if threads < 1 or threads > numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(
-                f"threads: expected an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got {threads}"
-            )
-        numba.set_num_threads(threads)
+        set_threads(threads, name="threads")
         if cv2 is not None:
             cv2.setNumThreads(threads)
 
@@ -123,6 +126,13 @@ def _set_threads(threads: int | None):
             cv2.setNumThreads(cv_before)
 
     return restore
+
+
+def _load() -> list[float] | None:
+    try:
+        return list(os.getloadavg())
+    except OSError:  # pragma: no cover
+        return None
 
 
 def _thread_info() -> dict:

@@ -153,7 +153,8 @@ def test_p2i_bench_command(tmp_path, capsys):
     assert "wrote" in out
     (json_path,) = tmp_path.glob("*.json")
     doc = json.loads(json_path.read_text())
-    assert [c["case"] for c in doc["comparisons"]] == ["sobel"]
+    assert {c["case"] for c in doc["comparisons"]} == {"sobel"}  # skimage (and OpenCV when installed)
+    assert "threads: numba 1 " in out
 
 
 def test_missing_opencv_is_a_skip_note(monkeypatch):
@@ -162,8 +163,9 @@ def test_missing_opencv_is_a_skip_note(monkeypatch):
     monkeypatch.setattr(cases, "opencv_slic_available", lambda: False)
     x = synthetic_input(64, 48, n_people=2)
     out = cases.case_slic(x, Config.quick_config(repeat=1))
-    assert [c["reference"] for c in out["comparisons"]] == ["skimage.slic"]
-    (skip,) = out["skipped"]
+    assert [c["reference"] for c in out["comparisons"]][0] == "skimage.slic"
+    assert "opencv.ximgproc.slic" not in {c["reference"] for c in out["comparisons"]}
+    (skip,) = [s for s in out["skipped"] if s["impl"] == "opencv.ximgproc.slic"]
     assert skip["impl"] == "opencv.ximgproc.slic" and "not installed" in skip["reason"]
 
 
@@ -259,3 +261,166 @@ def test_python_m_p2i_bench_runs_anywhere(tmp_path):
     r = subprocess.run([sys.executable, "-m", "bench", "--sizes", "zzz"], cwd=REPO, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 2 and "python -m bench: error: sizes: expected WIDTHxHEIGHT" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# peers (optional installs), CPU-time ratios, the one-thread default
+
+
+PEER_CASES = [  # (case function, its impl name, the peer it needs)
+    ("case_slic", "fast_slic.SlicAvx2", "fast_slic"),
+    ("case_sobel", "opencv.Sobel", "cv2"),
+    ("case_edt", "edt.edt", "edt"),
+    ("case_sweep", "FastGeodis.generalised_geodesic2d", "FastGeodis"),
+]
+
+
+@pytest.mark.parametrize("case, impl, peer", PEER_CASES)
+def test_a_missing_peer_is_a_skip_note_with_its_install_line(monkeypatch, case, impl, peer):
+    import p2i_bench.cases as cases
+    import p2i_bench.peers as peers
+
+    real = peers.missing
+    monkeypatch.setattr(peers, "missing",
+                        lambda name: f"{name} is not installed (fake); install: {peers.INSTALL[name]}"
+                        if name == peer else real(name))
+    x = synthetic_input(64, 48, n_people=2)
+    out = getattr(cases, case)(x, Config.quick_config(repeat=1, min_time=0.0, n_segments=30))
+    assert impl not in {r["impl"] for r in out["results"]}
+    assert impl not in {c["reference"] for c in out["comparisons"]}
+    (skip,) = [s for s in out["skipped"] if s["impl"] == impl]
+    assert "not installed" in skip["reason"] and peers.INSTALL[peer] in skip["reason"]
+    from p2i_bench.cli import summary_lines
+
+    doc = {"meta": {}, "skipped": out["skipped"], "notes": out.get("notes", []), "targets": []}
+    assert any(line.startswith(f"skipped {skip['case']} {impl}: ") for line in summary_lines(doc))
+
+
+def test_peer_names_are_checked():
+    from p2i_bench.peers import missing
+
+    with pytest.raises(ValueError, match="peer: expected one of fast_slic, .*, got 'nope'"):
+        missing("nope")
+
+
+@pytest.mark.parametrize("case, impl, peer", PEER_CASES)
+def test_an_installed_peer_is_compared_and_agrees(case, impl, peer):
+    import p2i_bench.cases as cases
+    import p2i_bench.peers as peers
+
+    if peers.missing(peer):
+        pytest.skip(peers.missing(peer))
+    x = synthetic_input(96, 72, n_people=2)
+    out = getattr(cases, case)(x, Config.quick_config(repeat=1, min_time=0.0, n_segments=40))
+    (c,) = [c for c in out["comparisons"] if c["reference"] == impl]
+    assert math.isfinite(c["speedup"]) and c["speedup"] > 0 and c["cpu_speedup"] > 0
+    p = c["params"]
+    if peer == "fast_slic":  # its own superpixels: a sound count, a recall in [0, 1]
+        assert 10 <= p["K"][impl] <= 200 and 0 <= p["boundary_recall_person_outline_2px"][impl] <= 1
+    elif peer == "cv2":  # the same magnitude as ours (float32)
+        assert p["max_abs_diff_opencv"] < 1e-5
+    elif peer == "edt":  # exact, as SciPy's
+        assert p["max_abs_diff_vs_scipy_px"][impl] < 1e-3
+    else:  # FastGeodis: a different problem, flagged in the comparison and the notes
+        assert c["caveat"] == peers.FASTGEODIS_CAVEAT
+        assert out["notes"][0]["note"] == peers.FASTGEODIS_CAVEAT
+
+
+def test_peer_functions_against_independent_references():
+    """The OpenCV Sobel and the edt package, when installed, on a fresh seeded image."""
+    from scipy.ndimage import distance_transform_edt
+    from skimage.color import rgb2gray
+    from skimage.filters import sobel
+
+    import p2i_bench.peers as peers
+
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    if peers.missing("cv2") is None:
+        np.testing.assert_allclose(peers.opencv_sobel(img), sobel(rgb2gray(img)), atol=1e-5)
+    seeds = rng.random((2, 37, 53)) < 0.01
+    seeds[:, 5, 7] = True
+    if peers.missing("edt") is None:
+        for got, s in zip(peers.edt_distance(seeds), seeds):
+            np.testing.assert_allclose(got, distance_transform_edt(~s), atol=1e-3)
+
+
+def test_end_to_end_states_both_pipelines_and_compares_geodesic_with_rag():
+    import p2i_bench.cases as cases
+    from p2i_bench.references import PIPELINE_STAGES
+
+    x = synthetic_input(96, 72, n_people=2)
+    out = cases.case_end_to_end(x, Config.quick_config(repeat=1, min_time=0.0, n_segments=40))
+    pairs = {(c["ours"], c["reference"]) for c in out["comparisons"]}
+    assert ("p2i.segment_people[geodesic]", "p2i.segment_people[rag]") in pairs
+    assert ("p2i.segment_people[geodesic]", "skimage+scipy pipeline") in pairs
+    stages = out["comparisons"][0]["params"]["stages"]
+    assert stages is PIPELINE_STAGES
+    assert [s for s, _ in stages["reference"]] == [s for s, _ in
+                                                   cases.reference_stages(x.image, x.keypoints, x.score, 40)]
+    assert [s for s, _ in stages["ours"]] == [s for s, _ in cases.ours_stages(x.image, x.keypoints, x.score, 40)]
+
+
+def test_cpu_time_leaves_out_the_wait():
+    """A call that waits (sleep, as a descheduled one does) has a wall time, not a CPU time."""
+    import time
+
+    ms = measure_group({"wait": lambda: time.sleep(0.02), "work": lambda: sum(range(20000))},
+                       repeat=3, warmup=0)
+    w = ms["wait"]
+    assert len(w.cpu_s) == len(w.times_s) == 3
+    assert w.median_s >= 0.02 and w.cpu_median_s < 0.01
+    s = w.summary()
+    assert s["cpu_times_s"] == w.cpu_s and s["cpu_q1_s"] <= s["cpu_median_s"] <= s["cpu_q3_s"]
+    r = ratio(Measurement([4.0], cpu_s=[2.0]), Measurement([1.0], cpu_s=[1.0]))
+    assert (r["speedup"], r["cpu_speedup"]) == (4.0, 2.0)
+    assert ratio(Measurement([4.0]), Measurement([1.0]))["cpu_speedup"] is None
+
+
+def test_targets_basis():
+    c = [{"case": "slic", "ours": "p2i.slic", "reference": "skimage.slic", "size": "640x480",
+          "input": "coco:1", "speedup": 12.0, "speedup_lo": 11.0, "speedup_hi": 13.0, "cpu_speedup": 6.0}]
+    wall = [t for t in evaluate_targets(c, "640x480") if t["input"]][0]
+    cpu = [t for t in evaluate_targets(c, "640x480", basis="cpu") if t["input"]][0]
+    assert (wall["met"], wall["basis"], cpu["met"], cpu["basis"]) == (True, "wall", False, "cpu")
+    c[0]["cpu_speedup"] = None  # no CPU times (a GPU report): the wall clock decides
+    assert [t["basis"] for t in evaluate_targets(c, "640x480", basis="cpu") if t["input"]] == ["wall"]
+    with pytest.raises(ValueError, match="basis: expected 'wall' or 'cpu', got 'gpu'"):
+        evaluate_targets(c, "640x480", basis="gpu")
+
+
+def test_quick_run_is_one_thread_with_cpu_basis_and_enough_repeats(quick_run):
+    doc, paths = quick_run
+    assert doc["meta"]["threads"]["numba_threads"] == 1
+    assert doc["meta"]["load_average_at_end"] is not None
+    assert {t["basis"] for t in doc["targets"] if t["input"]} == {"cpu"}
+    for r in doc["results"]:
+        if r["case"] != "gpu" and r["n_repeat"] > 1:
+            assert r["n_repeat"] >= 5, r["impl"]
+    from p2i_bench.cli import summary_lines
+
+    lines = summary_lines(doc)
+    assert lines[0].startswith("threads: numba 1 ")
+    assert all(" wall, " in line and " CPU time " in line for line in lines if line.startswith("target "))
+    assert "speed-up, CPU time" in open(paths["markdown"]).read()
+
+
+def test_threads_option():
+    import argparse
+
+    from p2i_bench.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from_args(parser.parse_args([])).threads == 1  # the default: one thread
+    assert config_from_args(parser.parse_args(["--quick"])).threads == 1
+    assert config_from_args(parser.parse_args(["--threads", "all"])).threads is None
+    assert config_from_args(parser.parse_args(["--quick", "--threads", "2"])).threads == 2
+    for bad in ("0", "two"):
+        with pytest.raises(ValueError, match=rf"threads: expected an integer >= 1 or 'all', got '{bad}'"):
+            config_from_args(parser.parse_args(["--threads", bad]))
+    import numba
+
+    top = int(numba.config.NUMBA_NUM_THREADS)
+    with pytest.raises(ValueError, match=rf"threads: expected 1\.\.{top} "):
+        run_suite(Config.quick_config(threads=top + 1, cases=["sobel"]), progress=False)
