@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 __all__ = ["register", "add_arguments", "parse_sizes", "config_from_args", "run", "main"]
@@ -78,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="p2i_out/bench",
                         help="output folder (default p2i_out/bench, untracked; the committed results: "
                              "--out bench/results)")
+    parser.add_argument("--tag", default=None,
+                        help="suffix of the file names: <date>-<host>-<tag>.json/.md/.png (letters, digits, "
+                             "'.', '_', '-')")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -140,13 +144,16 @@ def run(args: argparse.Namespace) -> int:
     from .suite import run_suite, write_results
 
     config = config_from_args(args)
+    tag = getattr(args, "tag", None)
+    if tag is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", tag):
+        raise ValueError(f"tag: expected letters, digits, '.', '_' or '-', got {tag!r}")
     argv = getattr(args, "argv", None)
     if argv is not None:  # python -m p2i_bench
         command = " ".join([PROG, *argv])
     else:  # p2i bench (or a caller of run)
         command = " ".join([os.path.basename(sys.argv[0] or "p2i"), *sys.argv[1:]])
     doc = run_suite(config, progress=not args.no_progress, command=command.strip())
-    paths = write_results(doc, args.out, plots=not args.no_plots)
+    paths = write_results(doc, args.out, plots=not args.no_plots, tag=getattr(args, "tag", None))
     for line in summary_lines(doc):
         print(line)
     for e in doc["errors"]:

@@ -158,14 +158,15 @@ def _stem(doc: dict) -> str:
     return f"{date}-{host}"
 
 
-def write_results(doc: dict, out_dir: str | None = None, *, plots: bool = True) -> dict[str, Any]:
-    """Write ``<date>-<host>.json``, ``.md`` and the PNG plots into ``out_dir``.
+def write_results(doc: dict, out_dir: str | None = None, *, plots: bool = True,
+                  tag: str | None = None) -> dict[str, Any]:
+    """Write ``<date>-<host>[-<tag>].json``, ``.md`` and the PNG plots into ``out_dir``.
 
     Returns ``{"json": path, "markdown": path, "plots": [paths]}``.
     """
     out_dir = out_dir or results_dir()
     os.makedirs(out_dir, exist_ok=True)
-    stem = _stem(doc)
+    stem = _stem(doc) + (f"-{tag}" if tag else "")
     paths: dict[str, Any] = {"json": os.path.join(out_dir, f"{stem}.json"),
                              "markdown": os.path.join(out_dir, f"{stem}.md"), "plots": []}
     if plots:

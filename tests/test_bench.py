@@ -140,6 +140,7 @@ def test_bad_arguments():
     cfg = config_from_args(parser.parse_args(["--quick", "--sizes", "64x48", "--cases", "sobel"]))
     assert cfg.quick and cfg.sizes == [(64, 48)] and cfg.cases == ["sobel"]
     assert main(["--quick", "--sizes", "zzz"]) == 2
+    assert main(["--quick", "--cases", "sobel", "--tag", "a/b"]) == 2
     assert set(CASES) >= {"slic", "end_to_end", "scaling", "gpu"}
 
 
@@ -147,11 +148,12 @@ def test_p2i_bench_command(tmp_path, capsys):
     from p2i_prior.cli import main as p2i_main
 
     rc = p2i_main(["bench", "--quick", "--cases", "sobel", "--threads", "1", "--no-progress",
-                   "--no-plots", "--out", str(tmp_path)])
+                   "--no-plots", "--out", str(tmp_path), "--tag", "t1-x"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "wrote" in out
     (json_path,) = tmp_path.glob("*.json")
+    assert json_path.name.endswith("-t1-x.json")
     doc = json.loads(json_path.read_text())
     assert {c["case"] for c in doc["comparisons"]} == {"sobel"}  # skimage (and OpenCV when installed)
     assert "threads: numba 1 " in out
