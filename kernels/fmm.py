@@ -17,6 +17,11 @@ min-heap of ``(value, flat index)`` with decrease-key (``pos`` holds each trial 
 every node enters it once and leaves it once.  Its arrays are allocated at their largest size
 up front: numba reference-counts an array variable that a loop may reassign, and growing the
 heap inside the loop made the march 2x slower.
+
+:func:`nearest_instance_marching` gives ``segment_people(method="geodesic")`` each person
+pixel's nearest allowed instance without a full march per instance: one multi-label march for
+all instances (the default), or per-instance marches each stopped once it can win no further
+pixel (exact).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from numba import njit, prange
 
 from .sweep import godunov_update_cpu
 
-__all__ = ["march_instance", "march_instances", "pad_slowness"]
+__all__ = ["march_instance", "march_instances", "pad_slowness", "nearest_instance_marching", "BOUND_SLACK"]
 
 
 @njit(cache=True, inline="always")
@@ -183,3 +188,359 @@ def march_instances(seeds, slowness, uniform):
     for k in prange(n):
         march_instance(seeds[k], slow_pad, uniform, out[k])
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Nearest allowed instance (segment_people, method="geodesic"): exact, without a full march
+# per instance.  See :func:`nearest_instance_marching`.
+
+#: Relative slack on the phase-1 bounds: a restricted march's value is an upper bound of the
+#: instance's own travel time in exact arithmetic; the slack covers float32 rounding.
+BOUND_SLACK = 1e-3
+
+
+@njit(cache=True, inline="always")
+def _in_box(i, r, c, boxes):
+    """Pixel ``(r, c)``'s centre lies in COCO box ``boxes[i]`` (the tests of ``gates.box_masks``)."""
+    cy = r + 0.5
+    cx = c + 0.5
+    return (cy >= boxes[i, 1] and cy < boxes[i, 1] + boxes[i, 3]
+            and cx >= boxes[i, 0] and cx < boxes[i, 0] + boxes[i, 2])
+
+
+@njit(cache=True, inline="always")
+def _allowed(i, r, c, comp, touched, use_comp, boxes, use_boxes):
+    """Instance ``i`` may take pixel ``(r, c)`` (a person pixel): its skeleton touches the pixel's
+    component, and the pixel centre lies in its box."""
+    if use_comp and not touched[i, comp[r, c]]:
+        return False
+    return not use_boxes or _in_box(i, r, c, boxes)
+
+
+@njit(cache=True, inline="always")
+def _allowed_padded(i, q, cq, W2, touched, use_comp, boxes, use_boxes):
+    """:func:`_allowed` at padded node ``q`` of a contested pixel in component ``cq``."""
+    if use_comp and not touched[i, cq]:
+        return False
+    if use_boxes:
+        r = q // W2 - 1
+        return _in_box(i, r, q - (r + 1) * W2 - 1, boxes)
+    return True
+
+
+@njit(cache=True, inline="always")
+def _label_min(u, ul, x, y, lab):
+    """``min`` of the values of nodes ``x`` and ``y`` accepted with label ``lab`` (else inf)."""
+    vx = np.float64(u[x]) if ul[x] == lab else np.inf
+    vy = np.float64(u[y]) if ul[y] == lab else np.inf
+    return min(vx, vy)
+
+
+@njit(cache=True)
+def _voronoi_march(offsets, rows, cols, active, slow_pad, uniform, H, W, need, n_need, u, ul,
+                   comp, touched, use_comp, boxes, use_boxes):
+    """Multi-label fast marching from the skeletons of the ``active`` instances: every node is
+    accepted once, with the label of the front that reaches it first, its value updated from
+    neighbours of the same label only (a march restricted to the label's region, so never below
+    that instance's own travel time in exact arithmetic).  Stops once the ``n_need`` nodes
+    flagged in ``need`` (padded, flat) are accepted.  ``u``/``ul`` (padded, flat) are written:
+    values and labels, ``inf``/``-1`` where not accepted."""
+    W2 = W + 2
+    N2 = (H + 2) * W2
+    t = np.full(N2, -np.inf, np.float32)
+    for i in range(1, H + 1):
+        t[i * W2 + 1:i * W2 + W + 1] = np.inf
+    tl = np.full(N2, -1, np.int32)
+    pos = np.full(N2, -1, np.int32)
+    keys = np.empty(H * W, np.float32)
+    nodes = np.empty(H * W, np.int32)
+    size = 0
+    for k in range(active.size):
+        if not active[k]:
+            continue
+        for s in range(offsets[k], offsets[k + 1]):
+            p = (rows[s] + 1) * W2 + cols[s] + 1
+            if need[p] >= 0 and not _allowed_padded(k, p, need[p], W2, touched, use_comp, boxes, use_boxes):
+                continue  # a contested pixel outside the instance's box
+            if t[p] != 0.0:  # a pixel on several skeletons: the lowest active instance
+                t[p] = 0.0
+                tl[p] = k
+                _sift_up(keys, nodes, pos, size, np.float32(0.0), p)
+                size += 1
+    got = 0
+    while size > 0 and got < n_need:
+        key = keys[0]
+        p = nodes[0]
+        size -= 1
+        if size > 0:
+            _sift_down(keys, nodes, pos, size, keys[size], nodes[size])
+        pos[p] = -1
+        u[p] = key
+        lab = tl[p]
+        ul[p] = lab
+        if need[p] >= 0:
+            got += 1
+        for side in range(4):
+            if side == 0:
+                q = p - W2
+            elif side == 1:
+                q = p + W2
+            elif side == 2:
+                q = p - 1
+            else:
+                q = p + 1
+            tq = t[q]
+            if u[q] != np.inf or tq == -np.inf:
+                continue
+            cq = need[q]
+            if cq >= 0 and not _allowed_padded(lab, q, cq, W2, touched, use_comp, boxes, use_boxes):
+                continue  # a contested pixel takes only instances allowed there
+            a = _label_min(u, ul, q - W2, q + W2, lab)
+            b = _label_min(u, ul, q - 1, q + 1, lab)
+            f = 1.0 if uniform else slow_pad[q]
+            new = np.float32(godunov_update_cpu(a, b, f))
+            if new < tq:
+                t[q] = new
+                tl[q] = lab
+                at = pos[q]
+                if at < 0:
+                    at = size
+                    size += 1
+                _sift_up(keys, nodes, pos, at, new, q)
+
+
+@njit(cache=True)
+def _claim_march(offsets, rows, cols, k, slow_pad, uniform, H, W, rel, n_rel, limit,
+                 best, bound, owner, u, t, pos, keys, nodes, done):
+    """Fast marching from instance ``k``'s skeleton, stopped once its ``n_rel`` relevant nodes
+    (``rel``, padded flat) are accepted or the front passes ``limit``: each relevant node it
+    accepts with a value ``< best`` becomes its (``owner = k + 1``), and ``bound`` keeps the
+    least value seen.  ``u``/``t``/``pos`` are the caller's padded work arrays (``inf`` /
+    ``inf`` inside, ``-inf`` border / ``-1``) and are left so; ``done`` is scratch."""
+    W2 = W + 2
+    size = 0
+    for s in range(offsets[k], offsets[k + 1]):
+        p = (rows[s] + 1) * W2 + cols[s] + 1
+        if t[p] != 0.0:
+            t[p] = 0.0
+            _sift_up(keys, nodes, pos, size, np.float32(0.0), p)
+            size += 1
+    n_done = 0
+    got = 0
+    while size > 0 and got < n_rel:
+        key = keys[0]
+        if key > limit:
+            break
+        p = nodes[0]
+        size -= 1
+        if size > 0:
+            _sift_down(keys, nodes, pos, size, keys[size], nodes[size])
+        pos[p] = -1
+        u[p] = key
+        done[n_done] = p
+        n_done += 1
+        if rel[p]:
+            got += 1
+            if key < best[p]:  # strict: ties stay with the lower instance
+                best[p] = key
+                owner[p] = k + 1
+            if key < bound[p]:
+                bound[p] = key
+        for side in range(4):
+            if side == 0:
+                q = p - W2
+            elif side == 1:
+                q = p + W2
+            elif side == 2:
+                q = p - 1
+            else:
+                q = p + 1
+            tq = t[q]
+            if u[q] != np.inf or tq == -np.inf:
+                continue
+            a = min(np.float64(u[q - W2]), np.float64(u[q + W2]))
+            b = min(np.float64(u[q - 1]), np.float64(u[q + 1]))
+            f = 1.0 if uniform else slow_pad[q]
+            new = np.float32(godunov_update_cpu(a, b, f))
+            if new < tq:
+                t[q] = new
+                at = pos[q]
+                if at < 0:
+                    at = size
+                    size += 1
+                _sift_up(keys, nodes, pos, at, new, q)
+    for s in range(n_done):  # restore the work arrays: accepted nodes, then the queue
+        p = done[s]
+        u[p] = np.inf
+        t[p] = np.inf
+    for s in range(size):
+        p = nodes[s]
+        t[p] = np.inf
+        pos[p] = -1
+    return n_done
+
+
+@njit(cache=True)
+def nearest_instance_marching(offsets, rows, cols, slowness, uniform, person, comp, touched,
+                              use_comp, boxes, use_boxes, exact, owner, stats):
+    """Per person pixel, the nearest allowed instance (``1 + index``; 0 where none is allowed),
+    without marching the whole image per instance.
+
+    Instance ``k`` (skeleton pixels ``rows/cols[offsets[k]:offsets[k + 1]]``) may take a person
+    pixel when it has a skeleton pixel, its skeleton touches the pixel's component
+    (``touched[k, comp[r, c]]``, with ``use_comp``) and the pixel lies in its box (``use_boxes``).
+
+    1. A pixel with one allowed instance is that instance's; none needs a distance.
+    2. The *contested* pixels (two or more allowed) are reached by one multi-label march
+       (:func:`_voronoi_march`): every pixel accepted once, by the first front to arrive, a
+       contested pixel only by a front allowed there; it stops once every contested pixel is
+       reached.  Without ``exact`` a contested pixel goes to the front that took it.  This is
+       the discrete multi-source solution, not the minimum of the instances' own travel
+       times: near the boundaries between people a front can be cut off by another's pixels
+       and lose a pixel it would win alone.
+    3. With ``exact`` (and, without it, for contested pixels that no allowed front reached:
+       walled off by pixels of other instances' boxes), the labels of ``fusion.nearest_instances``
+       over full :func:`march_instance` maps (ties to the lower index).  Step 2's value at a
+       contested pixel bounds the least allowed travel time from above (a march restricted to
+       one label's region; times ``1 + BOUND_SLACK``).  Each instance allowed there marches
+       (:func:`_claim_march`: the updates of :func:`march_instance`, so its values) until it
+       has accepted all of those pixels or its front passes their largest bound: a pixel it has
+       not reached by then it cannot win.  Accepted pixels go to it where it is strictly
+       closer than the instances before it, and tighten the bound for the instances after it.
+
+    ``owner`` ((H, W) int32) is written; ``stats`` (3,) int64 receives the contested pixels, the
+    nodes accepted by step 2 and by step 3.
+    """
+    H, W = person.shape
+    n = offsets.size - 1
+    W2 = W + 2
+    N2 = (H + 2) * W2
+    seeded = np.zeros(n, np.bool_)
+    for k in range(n):
+        seeded[k] = offsets[k + 1] > offsets[k]
+    # 1. allowed instances per person pixel: the candidates of its component (every seeded
+    #    instance without use_comp), in index order, then the box test
+    n_groups = touched.shape[1] if use_comp else 1
+    g_ptr = np.zeros(n_groups + 1, np.int64)
+    for g in range(n_groups):
+        g_ptr[g + 1] = g_ptr[g]
+        for k in range(n):
+            if seeded[k] and (not use_comp or touched[k, g]):
+                g_ptr[g + 1] += 1
+    g_inst = np.empty(g_ptr[n_groups], np.int32)
+    for g in range(n_groups):
+        at = g_ptr[g]
+        for k in range(n):
+            if seeded[k] and (not use_comp or touched[k, g]):
+                g_inst[at] = k
+                at += 1
+    n_cont = 0
+    cidx = np.empty(H * W, np.int32)
+    active = np.zeros(n, np.bool_)
+    g_cont = np.zeros(n_groups, np.bool_)
+    for r in range(H):
+        for c in range(W):
+            owner[r, c] = 0
+            if not person[r, c]:
+                continue
+            g = comp[r, c] if use_comp else 0
+            first = -1
+            count = 0
+            for at in range(g_ptr[g], g_ptr[g + 1]):
+                k = g_inst[at]
+                if not use_boxes or _in_box(k, r, c, boxes):
+                    count += 1
+                    if first < 0:
+                        first = k
+                    elif use_boxes:
+                        active[first] = True
+                        active[k] = True
+                    else:
+                        break
+            if count == 1:
+                owner[r, c] = first + 1
+            elif count > 1:
+                cidx[n_cont] = r * W + c
+                n_cont += 1
+                g_cont[g] = True
+    if not use_boxes:  # every candidate of a contested group is allowed at its pixels
+        for g in range(n_groups):
+            if g_cont[g]:
+                for at in range(g_ptr[g], g_ptr[g + 1]):
+                    active[g_inst[at]] = True
+    stats[0] = n_cont
+    stats[1] = 0
+    stats[2] = 0
+    if n_cont == 0:
+        return
+    slow_pad = np.ones(1, np.float64) if uniform else pad_slowness(slowness)
+    # 2. upper bounds from one multi-label march
+    need = np.full(N2, -1, np.int32)  # contested pixels: their component (0 without use_comp)
+    for s in range(n_cont):
+        r = cidx[s] // W
+        c = cidx[s] - r * W
+        need[(r + 1) * W2 + c + 1] = comp[r, c] if use_comp else 0
+    u = np.full(N2, np.inf, np.float32)
+    ul = np.full(N2, -1, np.int32)
+    _voronoi_march(offsets, rows, cols, active, slow_pad, uniform, H, W, need, n_cont, u, ul,
+                   comp, touched, use_comp, boxes, use_boxes)
+    for p in range(N2):
+        if ul[p] >= 0:
+            stats[1] += 1
+    n_sel = n_cont  # the contested pixels step 3 decides: all (exact), or those never reached
+    if not exact:
+        n_sel = 0
+        for s in range(n_cont):
+            r = cidx[s] // W
+            c = cidx[s] - r * W
+            lab = ul[(r + 1) * W2 + c + 1]
+            if lab >= 0:
+                owner[r, c] = lab + 1
+            else:  # walled off from every allowed front by other instances' pixels (boxes)
+                cidx[n_sel] = cidx[s]
+                n_sel += 1
+        if n_sel == 0:
+            return
+    bound = np.full(N2, np.inf, np.float32)
+    best = np.full(N2, np.inf, np.float32)
+    own = np.zeros(N2, np.int32)
+    for s in range(n_sel):
+        r = cidx[s] // W
+        c = cidx[s] - r * W
+        p = (r + 1) * W2 + c + 1
+        if ul[p] >= 0:  # accepted with an allowed label (or never reached: no bound)
+            bound[p] = np.float32(u[p] * (1.0 + BOUND_SLACK))
+    # 3. exact marches, each stopped at its bound
+    u.fill(np.inf)  # the work arrays of _claim_march
+    t = np.full(N2, -np.inf, np.float32)
+    for i in range(1, H + 1):
+        t[i * W2 + 1:i * W2 + W + 1] = np.inf
+    pos = np.full(N2, -1, np.int32)
+    keys = np.empty(H * W, np.float32)
+    nodes = np.empty(H * W, np.int32)
+    done = np.empty(H * W, np.int32)
+    rel = np.zeros(N2, np.bool_)
+    for k in range(n):
+        if not active[k]:
+            continue
+        n_rel = 0
+        limit = np.float32(0.0)
+        for s in range(n_sel):
+            r = cidx[s] // W
+            c = cidx[s] - r * W
+            if _allowed(k, r, c, comp, touched, use_comp, boxes, use_boxes):
+                p = (r + 1) * W2 + c + 1
+                rel[p] = True
+                n_rel += 1
+                limit = max(limit, bound[p])
+        if n_rel == 0:
+            continue
+        stats[2] += _claim_march(offsets, rows, cols, k, slow_pad, uniform, H, W, rel, n_rel, limit,
+                                 best, bound, own, u, t, pos, keys, nodes, done)
+        for s in range(n_sel):
+            r = cidx[s] // W
+            rel[(r + 1) * W2 + cidx[s] - r * W + 1] = False
+    for s in range(n_sel):
+        r = cidx[s] // W
+        c = cidx[s] - r * W
+        owner[r, c] = own[(r + 1) * W2 + c + 1]

@@ -24,7 +24,7 @@ from . import _device as dv
 from .checks import like
 from .sweep import DEFAULT_MAX_SWEEPS, check_mask, check_mask_device, check_speed, sweep_gpu
 
-__all__ = ["euclidean_distance", "geodesic_distance", "edt_cpu", "edt_device", "march_cpu"]
+__all__ = ["euclidean_distance", "geodesic_distance", "edt_cpu", "edt_device", "march_cpu", "nearest_marching_cpu"]
 
 
 def edt_cpu(stack: np.ndarray) -> np.ndarray:
@@ -106,6 +106,40 @@ def march_cpu(stack: np.ndarray, slowness: np.ndarray, uniform: bool) -> np.ndar
     from .kernels.fmm import march_instances
 
     return march_instances(stack, slowness, uniform)
+
+
+def nearest_marching_cpu(
+    offsets: np.ndarray, rows: np.ndarray, cols: np.ndarray, slowness: np.ndarray, uniform: bool,
+    person: np.ndarray, comp: np.ndarray | None, touched: np.ndarray | None, boxes: np.ndarray | None,
+    exact: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Unchecked CPU driver of the geodesic labels of ``segment_people``: skeleton pixels
+    (:func:`p2i_prior.skeleton.skeleton_pixels`), (H, W) float64 slowness (or (1, 1) when
+    ``uniform``), (H, W) bool person pixels, optional component labels (H, W) with ``touched``
+    (n, C) bool (:func:`p2i_prior.gates.touched_components`) and (n, 4) COCO boxes ->
+    ((H, W) int32 owners, 0 none, ``1 + index`` ties to the lower; (3,) int64 work counts:
+    contested pixels, nodes of the bounding march, nodes of the instances' marches).
+
+    ``exact``: equal to ``fusion.nearest_instances`` over full :func:`march_cpu` maps; else one
+    multi-label march, which can differ near the boundaries between people (see
+    :func:`p2i_prior.kernels.fmm.nearest_instance_marching`)."""
+    from .kernels.fmm import nearest_instance_marching
+
+    H, W = person.shape
+    n = offsets.size - 1
+    owner = np.empty((H, W), np.int32)
+    stats = np.zeros(3, np.int64)
+    use_comp, use_boxes = comp is not None, boxes is not None
+    nearest_instance_marching(
+        np.ascontiguousarray(offsets, np.int64), np.ascontiguousarray(rows, np.int32),
+        np.ascontiguousarray(cols, np.int32), np.ascontiguousarray(slowness, np.float64), bool(uniform),
+        np.ascontiguousarray(person, np.bool_),
+        np.ascontiguousarray(comp, np.int32) if use_comp else np.zeros((1, 1), np.int32),
+        np.ascontiguousarray(touched, np.bool_) if use_comp else np.zeros((n, 1), np.bool_), use_comp,
+        np.ascontiguousarray(boxes, np.float64) if use_boxes else np.zeros((n, 4)), use_boxes,
+        bool(exact), owner, stats,
+    )
+    return owner, stats
 
 
 def geodesic_distance(seeds_mask: Any, speed: Any = None, *, device: str = "auto") -> Any:
