@@ -149,6 +149,7 @@ def markdown(result: dict) -> str:
             f"{_ms(c['reference_median_s'])} [{_ms(r['iqr_s']) if r else '-'}] | {_x(c['speedup'])}"
             f"{' (see notes)' if c.get('caveat') else ''} | {_x(c.get('cpu_speedup'))} |"
         )
+    lines += _by_input(result)
     lines += _slic_quality(result)
     if result.get("notes"):
         lines += ["", "## Notes", ""]
@@ -192,6 +193,28 @@ def _basis_text(result: dict) -> str:
         return ("CPU-time ratio (one thread on every side: CPU time is the work's time without the waits "
                 "for other jobs on a loaded machine; the wall-clock ratio beside it)")
     return "wall-clock ratio (more than one thread: CPU time is not the time a user waits)"
+
+
+def _by_input(result: dict) -> list[str]:
+    """Speed-ups per input side by side (one row per size, pair), when the run had several inputs."""
+    comps = [c for c in result["comparisons"] if c.get("input")]
+    inputs = list(dict.fromkeys(c["input"] for c in comps))
+    if len(inputs) < 2:
+        return []
+    rows: dict = {}
+    for c in comps:
+        rows.setdefault((c["case"], c["size"], c["ours"], c["reference"]), {})[c["input"]] = c
+    lines = ["", "## Speed-ups by input (wall / CPU time)", "",
+             "| case | size | ours vs reference | " + " | ".join(inputs) + " | median, CPU time, over the "
+             + ("COCO photos |" if any(i.startswith("coco:") for i in inputs) else "inputs |"),
+             "|---|---|---|" + "---|" * (len(inputs) + 1)]
+    for (case, size, ours, ref), by in rows.items():
+        cells = [f"{_x(by[i]['speedup'])} / {_x(by[i].get('cpu_speedup'))}" if i in by else "" for i in inputs]
+        real = [i for i in inputs if i.startswith("coco:")] or inputs
+        cpu = [by[i]["cpu_speedup"] for i in real if i in by and by[i].get("cpu_speedup")]
+        med = _x(float(np.median(cpu))) if cpu else "-"
+        lines.append(f"| {case} | {size} | {ours} vs {ref} | " + " | ".join(cells) + f" | {med} |")
+    return lines
 
 
 def _slic_quality(result: dict) -> list[str]:
