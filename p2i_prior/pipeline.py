@@ -195,10 +195,18 @@ def _geodesic_slowness(img: np.ndarray, speed: Any, edge_weight: float) -> np.nd
     H, W = img.shape[:2]
     if speed is None:
         from .edges import check_image, sobel_cpu
+        from .kernels.fmm import edge_slowness
 
-        edge = sobel_cpu(*check_image(img)).astype(np.float64)
-        mean = float(edge.mean())
-        speed = 1.0 / (1.0 + edge_weight * edge / mean) if mean > 0 else np.ones((H, W))
+        edge = sobel_cpu(*check_image(img))
+        mean = float(edge.astype(np.float64).mean())
+        if mean > 0:
+            slowness, lo, hi = edge_slowness(edge, float(edge_weight), mean)  # one pass, same bits
+            if lo > 0 and (H + W) / lo <= float(np.finfo(np.float32).max) and 1.0 / hi / np.sqrt(2.0) >= float(
+                    np.finfo(np.float32).tiny):
+                return slowness  # what check_speed accepts (it would raise otherwise: below)
+            speed = 1.0 / (1.0 + edge_weight * edge.astype(np.float64) / mean)
+        else:
+            speed = np.ones((H, W))
     return check_speed(speed, (H, W))
 
 

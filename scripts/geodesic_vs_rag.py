@@ -4,9 +4,10 @@ labels against the per-instance marches they replace.
 ``time``: the test photos (tests/data/coco) and the N photos of ../shared/data/coco_persons with
 the most people; per photo, interleaved repeats (median) of ``segment_people`` with ``rag``,
 with ``geodesic`` (the one multi-label march, the default), with ``geodesic`` and
-``exact_geodesic=True`` (bounded per-instance marches), and of the per-instance path that
+``exact_geodesic=True`` (bounded per-instance marches), of the per-instance path that
 segment_people took before (a full march per instance through ``fusion.nearest_instances``,
-still the path of ``extent``).  ``check``: on every coco_persons photo, the person pixels
+still the path of ``extent``), and of SLIC alone (rag's largest step: the last column is the
+ratio were SLIC twice as fast).  ``check``: on every coco_persons photo, the person pixels
 whose owner differs from that per-instance path (default) and whether ``exact_geodesic=True``
 equals it bit for bit.  One numba thread unless ``--threads``; ``uptime`` load printed with
 every table::
@@ -69,13 +70,16 @@ def cmd_time(args) -> dict:
     numba.set_num_threads(args.threads)
     photos = [("tests/data/coco", r) for r in load(TEST_COCO)]
     if os.path.isdir(PERSONS):
-        photos += [("coco_persons", r) for r in sorted(load(PERSONS), key=lambda r: (-r.n, r.id))[:args.top]]
+        persons = sorted(load(PERSONS), key=lambda r: (-r.n, r.id))
+        ids = {int(x) for x in args.ids.split(",")} if args.ids else set()
+        photos += [("coco_persons", r) for i, r in enumerate(persons) if i < args.top or r.id in ids]
     runs = {
         "rag": lambda im, r, s: p.segment_people(im, r.keypoints, s, method="rag"),
         "geodesic": lambda im, r, s: p.segment_people(im, r.keypoints, s, method="geodesic"),
         "geodesic_exact": lambda im, r, s: p.segment_people(im, r.keypoints, s, method="geodesic",
                                                             exact_geodesic=True),
         "geodesic_before": lambda im, r, s: per_instance_labels(im, r.keypoints, s),
+        "slic": lambda im, r, s: p.slic(im),  # rag's SLIC alone (being made faster elsewhere)
     }
     data = []
     for src, r in photos:
@@ -99,18 +103,21 @@ def cmd_time(args) -> dict:
         rows.append(dict(source=src, image_id=int(r.id), file=r.file_name, people=r.n,
                          size=f"{im.shape[1]}x{im.shape[0]}", ms=med,
                          ratio=med["geodesic"] / med["rag"], ratio_exact=med["geodesic_exact"] / med["rag"],
-                         ratio_before=med["geodesic_before"] / med["rag"]))
+                         ratio_before=med["geodesic_before"] / med["rag"],
+                         ratio_slic2x=med["geodesic"] / (med["rag"] - med["slic"] / 2)))
     out = dict(command=" ".join([os.path.basename(sys.executable)] + sys.argv), threads=args.threads,
                repeat=args.repeat, load=loads, machine=platform.processor() or platform.machine(),
                cpus=os.cpu_count(), rows=rows)
     print(f"numba threads {args.threads}, {args.repeat} interleaved repeats, median ms; load {loads[0]} -> {loads[-1]}")
-    print("| photo | n | size | rag | geodesic before | geodesic | exact_geodesic | before/rag | geodesic/rag | exact/rag |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| photo | n | size | rag (SLIC) | geodesic before | geodesic | exact_geodesic | before/rag | "
+          "geodesic/rag | exact/rag | geodesic/rag, SLIC 2x |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         ms = row["ms"]
-        print(f"| {row['file']} | {row['people']} | {row['size']} | {ms['rag']:.1f} | {ms['geodesic_before']:.1f} | "
-              f"{ms['geodesic']:.1f} | {ms['geodesic_exact']:.1f} | {row['ratio_before']:.2f} | "
-              f"{row['ratio']:.2f} | {row['ratio_exact']:.2f} |")
+        print(f"| {row['file']} | {row['people']} | {row['size']} | {ms['rag']:.1f} ({ms['slic']:.1f}) | "
+              f"{ms['geodesic_before']:.1f} | {ms['geodesic']:.1f} | {ms['geodesic_exact']:.1f} | "
+              f"{row['ratio_before']:.2f} | {row['ratio']:.2f} | {row['ratio_exact']:.2f} | "
+              f"{row['ratio_slic2x']:.2f} |")
     return out
 
 
@@ -149,6 +156,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["time", "check"])
     ap.add_argument("--top", type=int, default=5, help="coco_persons photos with the most people")
+    ap.add_argument("--ids", default="", help="also these coco_persons image ids (comma-separated)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="write the results here")

@@ -145,14 +145,15 @@ def test_bounding_march_values_bound_each_instance_from_above(rng):
         off, rows, cols = skeleton_pixels(kp, (H, W))
         speed = rng.uniform(0.2, 3.0, (H, W))
         W2 = W + 2
-        need = np.full((H + 2) * W2, -1, np.int32)
-        u = np.full((H + 2) * W2, np.inf, np.float32)
-        ul = np.full((H + 2) * W2, -1, np.int32)
-        fmm._voronoi_march(off, rows, cols, np.ones(n, bool), fmm.pad_slowness(1.0 / speed), False, H, W,
-                           need, H * W + 1, u, ul, np.zeros((1, 1), np.int32), np.zeros((n, 1), bool), False,
-                           np.zeros((n, 4)), False)  # a count never reached: the whole image
-        val = u.reshape(H + 2, W2)[1:-1, 1:-1]
-        lab = ul.reshape(H + 2, W2)[1:-1, 1:-1]
+        need = np.full((H + 2) * W2, -1, np.int8)
+        uv = np.empty(((H + 2) * W2, 2), np.float32)
+        uv[:, 0], uv[:, 1] = np.inf, -1
+        f = 1.0 / speed
+        fmm._voronoi_march(off, rows, cols, np.ones(n, bool), fmm.pad_slowness(f), False, H, W,
+                           need, H * W + 1, uv, np.ones((n, 1), bool), False, np.zeros((n, 4)), False,
+                           f.min() / 20, int(f.max() / (f.min() / 20)) + 2)  # never stops early
+        val = uv[:, 0].reshape(H + 2, W2)[1:-1, 1:-1]
+        lab = uv[:, 1].astype(np.int64).reshape(H + 2, W2)[1:-1, 1:-1]
         full = p.geodesic_distance(p.skeleton_mask(kp, (H, W)), speed)
         seeded = np.diff(off) > 0
         if not seeded.any():
