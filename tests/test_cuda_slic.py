@@ -1,4 +1,5 @@
-"""CUDA SLIC (simulator without a GPU) against the CPU SLIC of p2i_prior.slic."""
+"""CUDA SLIC (simulator without a GPU) against the CPU SLIC of p2i_prior.slic, both
+algorithms ("fast": kernels/slic_fast_cuda.py, "skimage": kernels/cuda_slic.py)."""
 
 import numpy as np
 import pytest
@@ -22,21 +23,25 @@ def _image(rng, H, W, regions=5):
     return np.clip(colours[base] + rng.normal(0, 20, (H, W, 3)), 0, 255).astype(np.uint8)
 
 
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
 @pytest.mark.parametrize("enforce", [True, False])
-def test_slic_rgb_matches_cpu(rng, enforce):
+def test_slic_rgb_matches_cpu(rng, enforce, algorithm):
     img = _image(rng, 10, 13)
-    got = gpu.slic(img, n_segments=9, enforce_connectivity=enforce)
-    want = np.asarray(p.slic(img, n_segments=9, enforce_connectivity=enforce))
+    got = gpu.slic(img, n_segments=9, enforce_connectivity=enforce, algorithm=algorithm)
+    want = np.asarray(p.slic(img, n_segments=9, enforce_connectivity=enforce, algorithm=algorithm))
     assert got.dtype == np.int32 and got.shape == want.shape
     assert (got == want).mean() >= AGREEMENT
     assert got.max() + 1 == len(np.unique(got))  # labels 0..K-1, every value used
 
 
-def test_slic_batch_grey_float_matches_cpu(rng):
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
+def test_slic_batch_grey_float_matches_cpu(rng, algorithm):
     imgs = rng.random((2, 9, 11))
-    labels, counts = gpu.slic_batch(imgs, n_segments=6, compactness=0.1, max_num_iter=4)
+    labels, counts = gpu.slic_batch(imgs, n_segments=6, compactness=0.1, max_num_iter=4,
+                                    algorithm=algorithm)
     for b in range(2):
-        want = np.asarray(p.slic(imgs[b], n_segments=6, compactness=0.1, max_num_iter=4))
+        want = np.asarray(p.slic(imgs[b], n_segments=6, compactness=0.1, max_num_iter=4,
+                                 algorithm=algorithm))
         assert (labels[b] == want).mean() >= AGREEMENT
         assert counts[b] == want.max() + 1
 
@@ -51,6 +56,47 @@ def test_connectivity_replays_cpu_rule(rng):
             ref, n_ref = enforce_connectivity(lab[b], min_size, 10**6)
             np.testing.assert_array_equal(got[b], ref)
             assert n[b] == n_ref
+
+
+def test_fast_float_rgb_batch_matches_cpu(rng):
+    imgs = np.stack([_image(rng, 11, 9) for _ in range(2)]) / 255.0
+    labels, counts = gpu.slic_batch(imgs, n_segments=8, max_num_iter=6)
+    for b in range(2):
+        want = np.asarray(p.slic(imgs[b], n_segments=8, max_num_iter=6))
+        assert (labels[b] == want).mean() >= AGREEMENT
+        assert counts[b] == want.max() + 1
+
+
+def test_fast_connectivity_replays_cpu_rule(rng):
+    """The GPU keep / link / merge rule equals the CPU's run-based one on label noise."""
+    from p2i_prior.kernels import slic_fast as kf
+    from p2i_prior.kernels import slic_fast_cuda as kfc
+
+    lab = rng.integers(0, 4, (2, 7, 9)).astype(np.int32)
+    planes = (rng.integers(0, 40 * kf.QUANTUM, (2, 3, 7, 9)) / kf.QUANTUM).astype(np.float32)
+    for min_size, max_regions in ((0, 1000), (2, 1000), (4, 1000), (2, 5), (0, 1), (30, 1000)):
+        got, n = kfc.connectivity(to_device(lab), to_device(planes), min_size, max_regions, 0,
+                                  (4, 4), 8, 4)
+        got = got.copy_to_host()
+        for b in range(2):
+            cum = kf.prefix_sums(np.pad(planes[b], ((0, 0), (0, 0), (0, kf.PAD))), 9)
+            ref, n_ref = kf.merge_runs(7, 9, *kf.connected_runs(lab[b]), cum, min_size, max_regions)
+            np.testing.assert_array_equal(got[b], ref)
+            assert n[b] == n_ref
+
+
+def test_fast_lab_kernel_matches_cpu_planes(rng):
+    from p2i_prior.kernels import slic_fast_cuda as kfc
+    from p2i_prior.superpixels import _fast_planes
+
+    img = rng.integers(3, 250, (2, 5, 6, 3), dtype=np.uint8)
+    lohi = np.stack([[img[b].min(), img[b].max()] for b in range(2)]).astype(np.float64)
+    planes = cuda.device_array((2, 3, 5, 6), np.float32)
+    kfc.lab_kernel[(2, 2, 2), (4, 4, 1)](to_device(img), to_device(lohi), planes)
+    for b in range(2):
+        # equal but for a multiply-add the CUDA compiler may fuse: one quantum at most
+        np.testing.assert_allclose(planes.copy_to_host()[b], _fast_planes(img[b])[0][:, :, :6],
+                                   atol=1.0 / 256, rtol=0)
 
 
 def test_lab_kernel_matches_cpu_planes(rng):
@@ -74,7 +120,8 @@ def test_lab_kernel_matches_cpu_planes(rng):
         (np.zeros((3, 3), complex), {}, TypeError, r"image: expected a real-valued \(uint8 or float\) array, got dtype complex128"),
         (np.zeros((3, 3)), {"n_segments": 10}, ValueError, r"n_segments: expected an integer >= 1 and <= 9, got 10"),
         (np.zeros((3, 3)), {"n_segments": 4, "enforce_connectivity": 1}, TypeError, r"enforce_connectivity: expected a bool, got int 1"),
-        (np.zeros((3, 3)), {"n_segments": 4, "max_size_factor": 0.4}, ValueError, r"max_size_factor: expected a number > min_size_factor \(0.5\), got 0.4"),
+        (np.zeros((3, 3)), {"n_segments": 4, "max_size_factor": 0.4, "algorithm": "skimage"}, ValueError, r"max_size_factor: expected a number > min_size_factor \(0.5\), got 0.4"),
+        (np.zeros((3, 3)), {"n_segments": 4, "algorithm": "slow"}, ValueError, r"algorithm: expected one of 'fast', 'skimage', got 'slow'"),
     ],
 )
 def test_slic_bad_input(image, kwargs, exc, msg):
@@ -88,6 +135,83 @@ def test_slic_640x480_agreement_on_a_real_gpu(rng):
 
     scenes = make_scenes(4, 0, height=480, width=640)
     imgs = np.stack([s.image for s in scenes])
-    labels, counts = gpu.slic_batch(imgs, n_segments=1000)
-    agree = [(labels[b] == np.asarray(p.slic(imgs[b], n_segments=1000))).mean() for b in range(4)]
-    assert min(agree) >= AGREEMENT, agree
+    for algorithm in ("fast", "skimage"):
+        labels, counts = gpu.slic_batch(imgs, n_segments=1000, algorithm=algorithm)
+        agree = [(labels[b] == np.asarray(p.slic(imgs[b], n_segments=1000, algorithm=algorithm))).mean()
+                 for b in range(4)]
+        assert min(agree) >= AGREEMENT, (algorithm, agree)
+
+
+# ----------------------------------------------------------------------------------------------
+# the fast algorithm's kernels compile to PTX (tests/test_ptx.py covers kernels/cuda_*.py)
+# ----------------------------------------------------------------------------------------------
+
+_A = lambda t, nd: f"{t}[{', '.join([':'] * (nd - 1) + ['::1'])}]"
+FAST_SIGNATURES = {
+    "lab_kernel": [f"void({_A('uint8', 4)}, {_A('float64', 2)}, {_A('float32', 4)})",
+                   f"void({_A('float64', 4)}, {_A('float64', 2)}, {_A('float32', 4)})"],
+    "init_kernel": [f"void({_A('float32', 4)}, {_A('int32', 1)}, {_A('int32', 1)}, {_A('float32', 3)})"],
+    "assign_kernel": [f"void({_A('float32', 4)}, {_A('float32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
+                      f"int64, int64, float32, int64, int64, {_A('int32', 3)}, {_A('int64', 1)}, "
+                      f"{_A('uint8', 1)})"],
+    "update_kernel": [f"void({_A('float32', 4)}, {_A('int32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
+                      f"{_A('int32', 1)}, {_A('int32', 1)}, int64, int64, int64, {_A('float32', 3)}, "
+                      f"{_A('uint8', 1)})"],
+    "done_kernel": [f"void({_A('int64', 1)}, float64, {_A('uint8', 1)})"],
+    "colour_kernel": [f"void({_A('int32', 2)}, {_A('float32', 4)}, {_A('float64', 3)})"],
+    "cap_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int64', 1)}, {_A('int32', 1)})"],
+    "hist_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int32', 2)})"],
+    "threshold_kernel": [f"void({_A('int64', 1)}, {_A('int32', 1)}, {_A('int32', 2)}, int64, "
+                         f"{_A('int32', 1)}, {_A('int64', 1)})"],
+    "tie_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('int32', 1)}, {_A('int64', 2)})"],
+    "keep_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int32', 1)}, {_A('int64', 1)}, "
+                    f"{_A('int64', 2)}, {_A('uint8', 2)})"],
+    "link_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('float64', 3)}, {_A('uint8', 2)}, int64, "
+                    f"{_A('int32', 2)})"],
+    "resolve_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('int32', 2)})"],
+    "zero_touch_kernel": [f"void({_A('int32', 2)}, int64, {_A('int64', 1)})"],
+    "kept_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('uint8', 2)}, {_A('int64', 1)}, "
+                    f"{_A('int64', 2)})"],
+    "final_kernel": [f"void({_A('int32', 2)}, {_A('uint8', 2)}, {_A('int64', 1)}, {_A('int64', 2)}, "
+                     f"{_A('int32', 2)})"],
+}
+
+_PTX_SCRIPT = """
+import json, sys, types
+import numba.cuda.dispatcher as disp
+disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+from numba import cuda
+from p2i_prior.kernels import slic_fast_cuda as mod
+sigs = json.loads(sys.argv[1])
+out = {"missing": [], "ptx": {}}
+for name in dir(mod):
+    obj = getattr(mod, name)
+    if type(obj).__name__ == "CUDADispatcher" and not obj.targetoptions.get("device") and name not in sigs:
+        out["missing"].append(name)
+for name, sig_list in sigs.items():
+    for sig in sig_list:
+        ptx, _ = cuda.compile_ptx(getattr(mod, name).py_func, sig, cc=(9, 0))
+        out["ptx"][name + " " + sig] = {"ok": "sm_90" in ptx and ".entry" in ptx,
+                                        "local": ptx.count("ld.local") + ptx.count("st.local")}
+print("REPORT" + json.dumps(out))
+"""
+
+
+def test_fast_kernels_compile_to_ptx():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["NUMBA_ENABLE_CUDASIM"] = "0"
+    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT, json.dumps(FAST_SIGNATURES)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0 and "NvvmSupportError" in proc.stderr:
+        pytest.skip("libNVVM not available (install numba-cuda[cu12]): cannot compile to PTX here")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT")][-1][6:])
+    assert report["missing"] == []
+    assert len(report["ptx"]) == sum(len(v) for v in FAST_SIGNATURES.values())
+    assert all(v["ok"] for v in report["ptx"].values()), report
+    assert report["ptx"][next(k for k in report["ptx"] if k.startswith("assign_kernel"))]["local"] == 0

@@ -200,7 +200,7 @@ def test_matches_naive_reference(rng):
                                ((20, 30, 3), 600, 10.0, 4)]:
         img = ndimage.uniform_filter(rng.integers(0, 256, shape).astype(float), (5, 5, 0))
         img = img.astype(np.uint8)
-        got = slic(img, n, c, iters, enforce_connectivity=False)
+        got = slic(img, n, c, iters, enforce_connectivity=False, algorithm="skimage")
         ref = naive_slic(img, n, c, iters)
         # same partition (our labels are renumbered to 0..K-1 keeping the cluster order)
         _, ref = np.unique(ref, return_inverse=True)
@@ -211,54 +211,59 @@ def test_matches_naive_reference(rng):
 def test_zero_iterations_is_the_seed_grid():
     img = np.zeros((40, 60, 3), np.uint8)
     img[:, 30:] = 255
-    grid = slic(img, 6, max_num_iter=0)
+    grid = slic(img, 6, max_num_iter=0, algorithm="skimage")
     # reference: the nearest seed of skimage's grid, the first one on ties (brute force)
     gy, gx = regular_grid((1, 40, 60), 6)[1:]
     sy, sx = np.meshgrid(np.arange(40)[gy], np.arange(60)[gx], indexing="ij")
     yy, xx = np.mgrid[:40, :60]
     d = (yy[..., None] - sy.ravel()) ** 2 + (xx[..., None] - sx.ravel()) ** 2
     assert np.array_equal(grid, d.argmin(-1))
-    assert np.array_equal(slic(img, 6, max_num_iter=1), grid)
+    assert np.array_equal(slic(img, 6, max_num_iter=1, algorithm="skimage"), grid)
 
 
-def test_deterministic_and_thread_independent(rng):
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
+def test_deterministic_and_thread_independent(rng, algorithm):
     import numba
 
     img = ndimage.uniform_filter(rng.integers(0, 256, (90, 120, 3)).astype(float), (3, 3, 0))
     img = img.astype(np.uint8)
-    a = slic(img, 150)
-    assert np.array_equal(a, slic(img, 150))
+    a = slic(img, 150, algorithm=algorithm)
+    assert np.array_equal(a, slic(img, 150, algorithm=algorithm))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        b = slic(img, 150)
+        b = slic(img, 150, algorithm=algorithm)
     finally:
         numba.set_num_threads(before)
     assert np.array_equal(a, b)
 
 
-def test_float_and_integer_inputs_agree_with_uint8(rng):
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
+def test_float_and_integer_inputs_agree_with_uint8(rng, algorithm):
     img = ndimage.uniform_filter(rng.integers(0, 256, (60, 80, 3)).astype(float), (5, 5, 0))
     img = img.astype(np.uint8)
     img[0, 0] = 0
     img[0, 1] = 255
-    ref = slic(img, 40)
-    assert (slic(img / 255.0, 40) == ref).mean() >= 0.999
-    assert (slic((img / 255.0).astype(np.float32), 40) == ref).mean() >= 0.999
+    ref = slic(img, 40, algorithm=algorithm)
+    assert (slic(img / 255.0, 40, algorithm=algorithm) == ref).mean() >= 0.999
+    assert (slic((img / 255.0).astype(np.float32), 40, algorithm=algorithm) == ref).mean() >= 0.999
     # integer images are rescaled by their own range, like skimage: scale does not matter
-    assert np.array_equal(slic(img.astype(np.int64) * 7 + 3, 40), slic(img.astype(np.int16), 40))
+    assert np.array_equal(slic(img.astype(np.int64) * 7 + 3, 40, algorithm=algorithm),
+                          slic(img.astype(np.int16), 40, algorithm=algorithm))
 
 
-def test_rescales_by_image_range_like_skimage():
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
+def test_rescales_by_image_range_like_skimage(algorithm):
     img = np.zeros((30, 40, 3), np.uint8)
     img[:, 20:] = 100
     img[10:20, 5:15] = 40
-    assert np.array_equal(slic(img, 12), slic((img * 2.55).astype(np.uint8), 12))
+    assert np.array_equal(slic(img, 12, algorithm=algorithm),
+                          slic((img * 2.55).astype(np.uint8), 12, algorithm=algorithm))
 
 
 def test_greyscale_matches_skimage():
     img = skdata.camera()[::4, ::4]
-    got = slic(img, 300, compactness=0.1)
+    got = slic(img, 300, compactness=0.1, algorithm="skimage")
     ref = sk_slic(img, 300, 0.1, 10, start_label=0, channel_axis=None)
     assert_valid_labels(got, img.shape)
     K, K_ref = int(got.max()) + 1, int(ref.max()) + 1
@@ -270,9 +275,10 @@ def test_greyscale_matches_skimage():
     [((1, 1, 3), 1), ((5, 7, 3), 35), ((5, 7, 3), 1), ((3, 200, 3), 10), ((200, 3, 3), 10),
      ((2, 2), 4)],
 )
-def test_small_and_thin_images(rng, shape, n):
+@pytest.mark.parametrize("algorithm", ["fast", "skimage"])
+def test_small_and_thin_images(rng, shape, n, algorithm):
     img = rng.integers(0, 256, shape, dtype=np.uint8)
-    labels = slic(img, n)
+    labels = slic(img, n, algorithm=algorithm)
     K = assert_valid_labels(labels, shape[:2])
     if n == shape[0] * shape[1]:  # every pixel a seed: min_size is 0, nothing merges
         assert K == n
@@ -347,7 +353,7 @@ def test_connectivity_cuts_regions_larger_than_max_size():
 
 
 def _compare_with_skimage(image, gt, n_segments):
-    got = slic(image, n_segments)
+    got = slic(image, n_segments, algorithm="skimage")
     ref = sk_slic(image, n_segments, 10.0, 10, start_label=0)
     K = assert_valid_labels(got, image.shape[:2])
     K_ref = int(ref.max()) + 1
@@ -485,7 +491,10 @@ IMG = np.zeros((8, 10, 3), np.uint8)
         (IMG, {"max_num_iter": -1}, ValueError, "max_num_iter: expected an integer >= 0, got -1"),
         (IMG, {"enforce_connectivity": "yes"}, TypeError, "enforce_connectivity: expected a bool, got str 'yes'"),
         (IMG, {"min_size_factor": -0.5}, ValueError, "min_size_factor: expected a finite number >= 0, got -0.5"),
-        (IMG, {"max_size_factor": 0.4}, ValueError, r"max_size_factor: expected a number > min_size_factor \(0.5\), got 0.4"),
+        (IMG, {"max_size_factor": 0.4, "algorithm": "skimage"}, ValueError, r"max_size_factor: expected a number > min_size_factor \(0.5\), got 0.4"),
+        (IMG, {"max_size_factor": 0.05}, ValueError, r"max_size_factor: expected a number > min_size_factor \(0.1\), got 0.05"),
+        (IMG, {"algorithm": "gslic"}, ValueError, r"algorithm: expected one of 'fast', 'skimage', got 'gslic'"),
+        (IMG, {"algorithm": None}, ValueError, r"algorithm: expected one of 'fast', 'skimage', got None"),
     ],
 )
 def test_bad_input(image, kwargs, exc, match):
