@@ -14,7 +14,8 @@ functions), the same iterations and the same connectivity rule.  ``run`` launche
    cluster's window on those rows in float64, then a fixed shared-memory tree: the sums are
    exact, the planes being quantised), ``done_kernel`` (an image whose iteration changed
    fewer than ``CHANGE_TOL`` of its rows' pixels is finished, as the CPU loop breaks).  Then
-   ``assign_kernel`` on every row.
+   ``assign_kernel`` on every row over the 3 x 3 clusters around each pixel's nearest seed
+   (``slic_fast.assign_final``).
 4. Connectivity: ``cuda_slic``'s union-find components (each root is its component's first
    pixel), ``size_kernel``, ``colour_kernel`` (exact float64 colour sums per component),
    ``cap_kernel`` + ``keep_kernel`` (the ``max_regions`` largest components of at least
@@ -114,13 +115,17 @@ def init_kernel(planes, seed_y, seed_x, centres):
 
 
 @cuda.jit(cache=True)
-def assign_kernel(planes, centres, row_pair, col_pair, ny, nx, w, phase, stride, labels, changed,
-                  done):
-    """Label the pixels of rows ``y % stride == phase`` (images not ``done``).
+def assign_kernel(planes, centres, row_first, col_first, span, ny, nx, w, phase, stride, labels,
+                  changed, done):
+    """Label the pixels of rows ``y % stride == phase`` (images not ``done``): the nearest of
+    the clusters of rows ``row_first[y] .. row_first[y] + span - 1`` and columns
+    ``col_first[x] ..`` likewise (clipped to the grid), lowest ``k`` on ties.
 
-    planes (B, 3, H, W) float32, centres (B, K, 5) float32, row_pair (H,) / col_pair (W,) int32
-    (the seed pair ``a, a + 1`` around each row / column), labels (B, H, W) int32 (read: the
-    previous labels), changed (B,) int64 (accumulated), done (B,) uint8.
+    The iterations pass the seed pairs around each pixel with ``span = 2`` (``assign``), the
+    last assignment the nearest seed minus one with ``span = 3`` (``assign_final``).
+    planes (B, 3, H, W) float32, centres (B, K, 5) float32, row_first (H,) / col_first (W,)
+    int32, labels (B, H, W) int32 (read: the previous labels), changed (B,) int64
+    (accumulated), done (B,) uint8.
     """
     x, y, b = cuda.grid(3)
     B, H, W = labels.shape
@@ -131,12 +136,12 @@ def assign_kernel(planes, centres, row_pair, col_pair, ny, nx, w, phase, stride,
     Bc = planes[b, 2, y, x]
     fy = float32(y)
     fx = float32(x)
-    a = row_pair[y]
-    c = col_pair[x]
+    a = row_first[y]
+    c = col_first[x]
     best = float32(math.inf)
     lab = 0
-    for ky in range(a, min(a + 2, ny)):
-        for kx in range(c, min(c + 2, nx)):
+    for ky in range(max(a, 0), min(a + span, ny)):
+        for kx in range(max(c, 0), min(c + span, nx)):
             k = ky * nx + kx
             # the CPU's order of operations (kernels.slic_fast.assign)
             sy = w * abs(fy - centres[b, k, 0])
@@ -407,13 +412,12 @@ def run(imgs, n_segments, compactness, max_num_iter, enforce_connectivity, min_s
     (B,) int64 numpy counts); the launch shapes from the caller's launch table."""
     from . import cuda_common as kc
     from . import cuda_slic as ks
-    from .slic_fast import layout
+    from .slic_fast import cells, layout
 
     B, H, W, C = imgs.shape
     N = H * W
     grid3 = (-(-W // block[0]), -(-H // block[1]), B)
     threads3 = tuple(block) + (1,)
-    grid2 = (-(-N // threads), B)
     to_dev = lambda a: cuda.to_device(np.ascontiguousarray(a), stream=stream)
 
     lohi = to_dev(np.tile(np.array([np.inf, -np.inf]), (B, 1)))
@@ -436,15 +440,16 @@ def run(imgs, n_segments, compactness, max_num_iter, enforce_connectivity, min_s
     update = update_kernels(update_threads)
     for it in range(max_num_iter):
         phase = it % STRIDE
-        assign_kernel[grid3, threads3, stream](planes, centres, d_row_pair, d_col_pair, ny, nx, w,
-                                               phase, STRIDE, labels, changed, done)
+        assign_kernel[grid3, threads3, stream](planes, centres, d_row_pair, d_col_pair, 2, ny, nx,
+                                               w, phase, STRIDE, labels, changed, done)
         update[(K, B), update_threads, stream](planes, labels, d_row_lo, d_row_hi, d_xlo, d_xhi, nx,
                                                phase, STRIDE, centres, done)
         limit = CHANGE_TOL * len(range(phase, H, STRIDE)) * W
         done_kernel[-(-B // threads), threads, stream](changed, limit, done)
     kc.fill_value_kernel[-(-B // threads), threads, stream](done, np.uint8(0))
-    assign_kernel[grid3, threads3, stream](planes, centres, d_row_pair, d_col_pair, ny, nx, w,
-                                           0, 1, labels, changed, done)
+    row_cell, col_cell = cells(H, W, seed_y, seed_x)[:2]
+    assign_kernel[grid3, threads3, stream](planes, centres, to_dev(row_cell - 1), to_dev(col_cell - 1),
+                                           3, ny, nx, w, 0, 1, labels, changed, done)
 
     if not enforce_connectivity:
         used = kc.full(B * K, 0, np.int64, threads, stream).reshape((B, K))

@@ -2,7 +2,7 @@
 (one thread, interleaved runs, medians) and quality on the coco_persons person boundaries.
 
     python scripts/slic_vs_fastslic.py [--data ../shared/data/coco_persons] [--limit N]
-        [--repeat 5] [--json out.json]
+        [--repeat 5] [--json out.json] [--knock-on 3]
 
 fast-slic: ``pip install cython; pip install --no-build-isolation fast-slic``.  Its stages come
 from its own timer (``slic_model.last_timing_report``, microseconds): Lab = cielab_conversion +
@@ -11,6 +11,12 @@ enforce_connectivity.  Ours: Lab = ``_fast_planes`` (Lab planes and their row pr
 ``cluster_labels``, connectivity = ``connected_runs`` + ``merge_runs``; the totals are one
 ``slic(...)`` / ``SlicAvx2(...).iterate(...)`` call each, input checks included.  Greyscale
 photos are stacked to three channels for every method.
+
+``--knock-on N``: ``segment_people(image, keypoints, gt person mask, method="rag")`` on the
+first N photos with each SLIC (``slic(...)`` then ``segment_people(..., labels=...)``, the
+SLIC time included): ``algorithm="skimage"`` (the pipeline before), ``"fast"`` with
+``min_size_factor=0.5`` (what the pipeline passes today, ``defaults.SLIC_MIN_SIZE_FACTOR``)
+and ``"fast"`` with its default 0.1; interleaved, medians.
 """
 
 from __future__ import annotations
@@ -63,6 +69,30 @@ def stages_ours(im, n_segments):
     return {"lab": (t1 - t0) * 1e3, "iterations": (t2 - t1) * 1e3, "connectivity": (t3 - t2) * 1e3}
 
 
+def knock_on(data, n_photos, repeat):
+    """Median ms of segment_people(method="rag") per photo with each SLIC variant."""
+    from p2i_prior import segment_people, slic
+    from p2i_prior.coco import load_persons
+
+    variants = {"skimage": dict(algorithm="skimage"),
+                "fast_min_size_0.5": dict(algorithm="fast", min_size_factor=0.5),
+                "fast_default": dict(algorithm="fast")}
+    out = {}
+    for rec in load_persons(os.path.join(data, "annotations.json")).images[:n_photos]:
+        img = rec.load_image()
+        score = rec.person_mask().astype(np.float32)
+        times = {v: [] for v in variants}
+        for _ in range(repeat + 1):  # the first round compiles
+            for v, kw in variants.items():
+                t = time.perf_counter()
+                lab = slic(img, n_segments=1000, **kw)
+                segment_people(img, rec.keypoints, score, method="rag", labels=lab)
+                times[v].append((time.perf_counter() - t) * 1e3)
+        out[rec.file_name] = {v: float(np.median(t[1:])) for v, t in times.items()}
+        print(rec.file_name, {v: round(x, 1) for v, x in out[rec.file_name].items()}, flush=True)
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared",
@@ -72,6 +102,7 @@ def main(argv=None):
     ap.add_argument("--n-segments", type=int, default=1000)
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-skimage", action="store_true", help="skip scikit-image's slic quality")
+    ap.add_argument("--knock-on", type=int, default=0, help="segment_people(rag) timing on N photos")
     args = ap.parse_args(argv)
 
     import numba
@@ -167,6 +198,8 @@ def main(argv=None):
     br_o = np.array([r["br"] for r in quality["ours_fast"]])
     br_f = np.array([r["br"] for r in quality["fast_slic"]])
     summary["photos_ours_recall_ge_fastslic"] = int((br_o >= br_f).sum())
+    if args.knock_on:
+        summary["segment_people_rag_ms"] = knock_on(args.data, args.knock_on, args.repeat)
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()

@@ -152,7 +152,7 @@ FAST_SIGNATURES = {
                    f"void({_A('float64', 4)}, {_A('float64', 2)}, {_A('float32', 4)})"],
     "init_kernel": [f"void({_A('float32', 4)}, {_A('int32', 1)}, {_A('int32', 1)}, {_A('float32', 3)})"],
     "assign_kernel": [f"void({_A('float32', 4)}, {_A('float32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
-                      f"int64, int64, float32, int64, int64, {_A('int32', 3)}, {_A('int64', 1)}, "
+                      f"int64, int64, int64, float32, int64, int64, {_A('int32', 3)}, {_A('int64', 1)}, "
                       f"{_A('uint8', 1)})"],
     "update_kernel": [f"void({_A('float32', 4)}, {_A('int32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
                       f"{_A('int32', 1)}, {_A('int32', 1)}, int64, int64, int64, {_A('float32', 3)}, "

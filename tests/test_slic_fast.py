@@ -54,15 +54,22 @@ def naive_fast_clusters(planes, n_segments, compactness, max_num_iter):
     yy, xx = np.mgrid[:H, :W]
     labels = np.full((H, W), -1)
 
-    def assign(rows):
+    # the last assignment: 3 x 3 around the nearest seed (the lower one on ties)
+    cy = np.array([int(np.argmin(np.abs(seed_y - p))) for p in range(H)])
+    cx = np.array([int(np.argmin(np.abs(seed_x - p))) for p in range(W)])
+
+    def assign(rows, final=False):
         best = np.full((rows.size, W), np.inf, np.float32)
         new = np.zeros((rows.size, W), int)
-        for dy in (0, 1):  # candidates in increasing k, strict "<": the lowest k wins ties
-            for dx in (0, 1):
-                ky = ay[rows][:, None] + dy
-                kx = ax[None, :] + dx
-                ok = (ky < ny) & (kx < nx)
+        first_y, first_x = (cy - 1, cx - 1) if final else (ay, ax)
+        offsets = (0, 1, 2) if final else (0, 1)
+        for dy in offsets:  # candidates in increasing k, strict "<": the lowest k wins ties
+            for dx in offsets:
+                ky = first_y[rows][:, None] + dy
+                kx = first_x[None, :] + dx
+                ok = (ky >= 0) & (ky < ny) & (kx >= 0) & (kx < nx)
                 k = np.where(ok, ky * nx + kx, 0)
+                k = np.broadcast_to(k, (rows.size, W))
                 c = cen[k]
                 p = planes[:, rows]
                 d = (np.abs(p[0] - c[..., 2]) + np.abs(p[1] - c[..., 3])) + np.abs(p[2] - c[..., 4])
@@ -88,7 +95,7 @@ def naive_fast_clusters(planes, n_segments, compactness, max_num_iter):
             cen[has, j] = (s[has] / cnt[has]).astype(np.float32)
         if changed < kf.CHANGE_TOL * rows.size * W:
             break
-    return assign(np.arange(H))
+    return assign(np.arange(H), final=True)
 
 
 def naive_merge(labels, planes, min_size, max_regions):
@@ -166,6 +173,7 @@ def test_lab_planes_match_skimage_and_are_quantised(rng):
 
 
 @pytest.mark.parametrize("H, W, n, want", [(426, 640, 1000, (25, 40)), (612, 612, 1000, (31, 32)),
+                                           (640, 480, 1000, (40, 25)), (21, 130, 98, (3, 33)),
                                            (100, 2, 150, (75, 2)), (1, 100, 50, (1, 50)),
                                            (5, 7, 35, (5, 7)), (9, 11, 1, (1, 1))])
 def test_grid_shape_hand_made(H, W, n, want):
@@ -178,7 +186,7 @@ def test_grid_shape_close_to_n_segments(rng):
         n = int(rng.integers(1, min(H, W) ** 2 // 4 + 2))
         ny, nx = kf.grid_shape(H, W, n)
         assert 1 <= ny <= H and 1 <= nx <= W
-        assert abs(ny * nx - n) <= max(2, 0.02 * n), (H, W, n, ny, nx)
+        assert abs(ny * nx - n) <= max(2, 0.03 * n), (H, W, n, ny, nx)
         if n >= 4 * max(H, W) / min(H, W):  # enough cells for a square-ish grid
             assert 0.5 <= (H / ny) / (W / nx) <= 2.0, (H, W, n, ny, nx)
 
