@@ -363,8 +363,9 @@ def _sweep_counts(seeds: np.ndarray, speed: np.ndarray | None) -> list[int]:
     return counts
 
 
-def _stage_profile(stages, config: Config) -> dict:
-    """Median time of each stage, on the outputs of the previous stages."""
+def _stage_profile(stages, config: Config, cpu: dict | None = None) -> dict:
+    """Median wall time of each stage, on the outputs of the previous stages; the median CPU
+    times go into ``cpu`` when given."""
     state: dict = {}
     out = {}
     for name, f in stages:
@@ -373,6 +374,8 @@ def _stage_profile(stages, config: Config) -> dict:
                           min_time=config.min_time / 2)[name]
         state[name] = f(state)
         out[name] = m.median_s
+        if cpu is not None:
+            cpu[name] = m.cpu_median_s
     return out
 
 
@@ -412,10 +415,13 @@ def case_end_to_end(x: Inputs, config: Config) -> dict:
         params["segment_people_geodesic_agreement_with_rag"] = float(
             (np.asarray(fns["p2i.segment_people[geodesic]"]()) == np.asarray(ours_labels)).mean())
     out = _group("end_to_end", x, config, fns, roles, pairs, params)
+    ours_cpu: dict = {}
+    ref_cpu: dict = {}
     out["profiles"] = [{
         "case": "end_to_end", "size": _size_str(x.size), "input": x.source,
-        "ours": _stage_profile(ours_stages(img, kp, score, n), config),
-        "reference": _stage_profile(reference_stages(img, kp, score, n), config),
+        "ours": _stage_profile(ours_stages(img, kp, score, n), config, ours_cpu),
+        "reference": _stage_profile(reference_stages(img, kp, score, n), config, ref_cpu),
+        "ours_cpu": ours_cpu, "reference_cpu": ref_cpu,
     }]
     return out
 
