@@ -498,7 +498,7 @@ def segment_people(
         ``H W (13 + 5 chunk)`` bytes beyond the superpixels and the image: the labels, the
         running minimum, the component labels, one chunk of distances and gates.  A 4000x3000
         photo with 50 people stays within 2 GB (see the README).  ``method="geodesic"``
-        without ``extent`` holds no per-instance map: about ``60 H W`` bytes (``95 H W`` with
+        without ``extent`` holds no per-instance map: about ``90 H W`` bytes (``130 H W`` with
         ``exact_geodesic=True``), whatever ``n``.
     exact_geodesic : bool
         For ``method="geodesic"`` (without ``extent``, which always takes the per-instance
