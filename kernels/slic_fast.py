@@ -8,8 +8,9 @@ the largest components kept), written anew for numba; the CUDA twin is
 1. ``lab_planes_u8`` (uint8 RGB), ``lab_planes_rgb`` (other RGB) or ``grey_planes``: sRGB ->
    CIELAB in float32 (the linear-light values in float64, a lookup table for uint8, then the
    matrix and a branch-free cube root) into padded planes ``(3, H, W + PAD)`` rounded to
-   multiples of ``1 / QUANTUM``, and per row the running sums of each plane (float64, exact),
-   so that the sum of a plane over a run of pixels is one subtraction.
+   multiples of ``1 / QUANTUM``, and per row the running sums of each plane (int64, in units
+   of ``1 / QUANTUM``: exact), so that the sum of a plane over a run of pixels is one
+   subtraction.
 2. ``cluster_labels``: ``layout`` (a grid of about ``n_segments`` cells), ``initial_centres``
    (each seed with the colour of its pixel), then at most ``max_num_iter`` k-means iterations
    on one row in ``STRIDE = 3`` each (``y % 3 == it % 3``, the rows fast-slic's
@@ -92,6 +93,7 @@ _TWO = _F(2.0)
 #: of the additions (threads, GPU atomics).
 QUANTUM = 256
 _Q, _INV_Q, _MAGIC = _F(QUANTUM), _F(1.0 / QUANTUM), _F(1.5 * 2**23)
+_INV_Q64 = 1.0 / QUANTUM
 _L116, _L16, _A500, _B200 = _F(116.0), _F(16.0), _F(500.0), _F(200.0)
 
 
@@ -157,11 +159,11 @@ def lab_planes_u8(image, lut):
     -------
     planes : (3, H, W + PAD) float32, L, a, b (within 2e-3 of ``skimage.color.rgb2lab``,
         multiples of ``1 / QUANTUM``); the padding is 0
-    cum : (3, H, W + 1) float64, their ``prefix_sums``
+    cum : (3, H, W + 1) int64, their ``prefix_sums``
     """
     H, W = image.shape[0], image.shape[1]
     out = np.zeros((3, H, W + PAD), np.float32)
-    cum = np.empty((3, H, W + 1), np.float64)
+    cum = np.empty((3, H, W + 1), np.int64)
     for y in prange(H):
         row = image[y]
         r = np.empty(W, np.float32)
@@ -182,7 +184,7 @@ def lab_planes_rgb(image, lo, scale):
     of ``lab_planes_u8``, so equal rescaled values give equal planes."""
     H, W = image.shape[0], image.shape[1]
     out = np.zeros((3, H, W + PAD), np.float32)
-    cum = np.empty((3, H, W + 1), np.float64)
+    cum = np.empty((3, H, W + 1), np.int64)
     for y in prange(H):
         row = image[y]
         r = np.empty(W, np.float32)
@@ -202,7 +204,7 @@ def grey_planes(image, lo, scale):
     plane 0, the others 0, and their prefix sums."""
     H, W = image.shape[0], image.shape[1]
     out = np.zeros((3, H, W + PAD), np.float32)
-    cum = np.empty((3, H, W + 1), np.float64)
+    cum = np.empty((3, H, W + 1), np.int64)
     for y in prange(H):
         o0 = out[0, y]
         for x in range(W):
@@ -213,10 +215,11 @@ def grey_planes(image, lo, scale):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _prefix_row(planes, cum, y, W):
-    """``cum[c, y, x] = sum(planes[c, y, :x])`` for ``x <= W`` (float64; exact, see QUANTUM)."""
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
+    """``cum[c, y, x] = QUANTUM * sum(planes[c, y, :x])`` for ``x <= W``, in int64 (the
+    values are integers; integer additions make a shorter dependency chain than float)."""
+    s0 = 0
+    s1 = 0
+    s2 = 0
     p0 = planes[0, y]
     p1 = planes[1, y]
     p2 = planes[2, y]
@@ -227,9 +230,9 @@ def _prefix_row(planes, cum, y, W):
         o0[x] = s0
         o1[x] = s1
         o2[x] = s2
-        s0 += p0[x]
-        s1 += p1[x]
-        s2 += p2[x]
+        s0 += np.int64(p0[x] * _Q)
+        s1 += np.int64(p1[x] * _Q)
+        s2 += np.int64(p2[x] * _Q)
     o0[W] = s0
     o1[W] = s1
     o2[W] = s2
@@ -237,9 +240,9 @@ def _prefix_row(planes, cum, y, W):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def prefix_sums(planes, W):
-    """(3, H, W + 1) float64: ``out[c, y, x] = sum(planes[c, y, :x])``."""
+    """(3, H, W + 1) int64: ``out[c, y, x] = QUANTUM * sum(planes[c, y, :x])`` (exact)."""
     H = planes.shape[1]
-    out = np.empty((3, H, W + 1), np.float64)
+    out = np.empty((3, H, W + 1), np.int64)
     for y in prange(H):
         _prefix_row(planes, out, y, W)
     return out
@@ -280,9 +283,9 @@ def _run_sums(lbuf, W, y, a, nx, cum, acc, starts):
         acc[j, kx, 0] += cnt
         acc[j, kx, 1] += cnt * y
         acc[j, kx, 2] += (s + e - 1) * cnt * 0.5
-        acc[j, kx, 3] += c0[e] - c0[s]
-        acc[j, kx, 4] += c1[e] - c1[s]
-        acc[j, kx, 5] += c2[e] - c2[s]
+        acc[j, kx, 3] += (c0[e] - c0[s]) * _INV_Q64  # exact: a power of two
+        acc[j, kx, 4] += (c1[e] - c1[s]) * _INV_Q64
+        acc[j, kx, 5] += (c2[e] - c2[s]) * _INV_Q64
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -344,7 +347,7 @@ def assign(planes, W, centres, row_lo, row_hi, xlo, xhi, ny, nx, w, phase, strid
     w : float32, ``compactness / S``
     phase, stride : int
     labels : (H, W) int32, written on the rows labelled
-    cum : (3, H, W + 1) float64, from ``prefix_sums``
+    cum : (3, H, W + 1) int64, from ``prefix_sums``
     sums : (nb, 2, nx, 6) float64, written if ``accumulate``: ``sums[a, j, ix]`` is
         ``(n, sum y, sum x, sum L, sum a, sum b)`` over the labelled pixels of band ``a`` in
         cluster ``(a + j, ix)``
@@ -561,7 +564,7 @@ def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
     ----------
     H, W : int
     rs, re, roff, comp, nc : from ``connected_runs``
-    cum : (3, H, W + 1) float64, from ``prefix_sums``: the colour of each component
+    cum : (3, H, W + 1) int64, from ``prefix_sums``: the colour of each component
     min_size, max_regions : int
 
     Returns
@@ -576,7 +579,7 @@ def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
             c = comp[r]
             size[c] += re[r] - rs[r]
             for j in range(3):
-                col[c, j] += cum[j, y, re[r]] - cum[j, y, rs[r]]
+                col[c, j] += (cum[j, y, re[r]] - cum[j, y, rs[r]]) * _INV_Q64
     for c in range(nc):
         for j in range(3):
             col[c, j] /= size[c]

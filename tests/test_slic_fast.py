@@ -167,7 +167,8 @@ def test_lab_planes_match_skimage_and_are_quantised(rng):
     np.testing.assert_allclose(got.transpose(1, 2, 0), rgb2lab(img), rtol=0,
                                atol=0.5 / kf.QUANTUM + 2e-3)
     assert (got * kf.QUANTUM == np.round(got * kf.QUANTUM)).all()
-    want = np.concatenate([np.zeros((3, 40, 1)), np.cumsum(got.astype(np.float64), -1)], -1)
+    q = np.round(got.astype(np.float64) * kf.QUANTUM).astype(np.int64)
+    want = np.concatenate([np.zeros((3, 40, 1), np.int64), np.cumsum(q, -1)], -1)
     np.testing.assert_array_equal(cum, want)  # exact: quantised values
     np.testing.assert_array_equal(kf.prefix_sums(planes, 50), want)
 
