@@ -237,3 +237,36 @@ def test_bad_exact_geodesic():
     sc = make_scene(seed=1, height=20, width=30, n_people=1)
     with pytest.raises(TypeError, match=r"exact_geodesic: expected True or False, got 'yes'"):
         p.segment_people(sc.image, sc.keypoints, sc.score, method="geodesic", exact_geodesic="yes")
+
+
+@pytest.mark.parametrize("edge_weight", [0.0, 1.0, 3.7, 10.0, 1e6])
+def test_fused_default_speed_is_bit_identical(edge_weight, rng):
+    """The default geodesic slowness (one numba pass) equals the numpy expression it replaced,
+    ``check_speed(1 / (1 + w * sobel / mean))``, bit for bit."""
+    from p2i_prior.edges import check_image, sobel_cpu
+    from p2i_prior.pipeline import _geodesic_slowness
+    from p2i_prior.sweep import check_speed
+
+    img = (rng.random((37, 53, 3)) * 255).astype(np.uint8)
+    edge = sobel_cpu(*check_image(img)).astype(np.float64)
+    want = check_speed(1.0 / (1.0 + edge_weight * edge / float(edge.mean())), edge.shape)
+    got = _geodesic_slowness(img, None, edge_weight)
+    assert got.dtype == np.float64 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+
+
+def test_fused_default_speed_keeps_the_range_error():
+    """A default speed whose travel times could overflow float32 (one bright pixel on a large
+    black image: edge / mean ~ 3e5, times edge_weight 1e30, times H + W) is refused with
+    check_speed's message on every geodesic path."""
+    img = np.zeros((1500, 1500), np.uint8)
+    img[700, 700] = 255
+    score = np.zeros((1500, 1500))
+    kp = np.zeros((1, 17, 3))
+    kp[0, 0] = (10, 10, 2)
+    msg = r"speed: expected values in a range whose travel times fit float32"
+    for exact in (False, True):
+        with pytest.raises(ValueError, match=msg):
+            p.segment_people(img, kp, score, method="geodesic", edge_weight=1e30, exact_geodesic=exact)
+    with pytest.raises(ValueError, match=msg):
+        p.instance_distances(img, kp, method="geodesic", edge_weight=1e30)
