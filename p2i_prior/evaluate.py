@@ -7,6 +7,11 @@ crowds as ignore regions):
 ``box``
     Oracle boxes: each pixel whose person score passes the threshold goes to the smallest
     ground-truth box containing it (:func:`p2i_prior.pipeline.box_instances`).
+``affinity`` (opt-in: ``--method box,geodesic,affinity``)
+    Oracle keypoints and image evidence: the geodesic candidates of each person pixel re-decided,
+    with a "nobody" option, by the learned pixel-candidate model of :mod:`p2i_prior.affinity`
+    (:func:`p2i_prior.affinity.refine_people`; colour along each skeleton, edges crossed, extent
+    from the visible keypoints); ``--roi box`` and ``--components`` apply, ``--option`` does not.
 ``rag``, ``sweep``, ``geodesic``
     Oracle keypoints: each person pixel goes to the nearest skeleton
     (:func:`p2i_prior.pipeline.segment_people`, the argmax of the pose-instance map fused with the
@@ -71,6 +76,8 @@ __all__ = ["METHODS", "evaluate_methods", "predict_image", "format_table", "regi
 #: The methods of the experiment, in table order.
 METHODS: tuple[str, ...] = ("box", "rag", "sweep", "geodesic")
 _KEYPOINT_METHODS = ("rag", "sweep", "geodesic")
+#: Methods that can be asked for (``--method``) but are not in the default table.
+OPTIONAL_METHODS: tuple[str, ...] = ("affinity",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +138,7 @@ def predict_image(
     image : (H, W, 3) uint8 array
     score : (H, W) float32 array
         Person score in ``[0, 1]``.
-    method : {"box", "rag", "sweep", "geodesic"}
+    method : {"box", "rag", "sweep", "geodesic", "affinity"}
     roi : {"none", "box"}
         Restrict keypoint methods to each instance's box.
     solver, n_segments, compactness, options
@@ -167,8 +174,13 @@ def predict_image(
         labels = box_instances(score, record.boxes, threshold=threshold)
     elif method in _KEYPOINT_METHODS:
         labels = segment_people(image, record.keypoints, score, **_people_kwargs(cfg, record, method))
+    elif method == "affinity":
+        from .affinity import refine_people
+
+        labels = refine_people(image, record.keypoints, score, boxes=record.boxes if roi == "box" else None,
+                               threshold=threshold, components=components)
     else:
-        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+        raise ValueError(f"method: expected one of {', '.join(METHODS + OPTIONAL_METHODS)}, got {method!r}")
     labels = np.asarray(labels)
     masks = np.asarray(masks_from_labels(labels, record.n), dtype=bool)
     area = masks.reshape(record.n, -1).sum(1)
@@ -291,7 +303,8 @@ def evaluate_methods(
         COCO keypoints annotations (see :func:`p2i_prior.coco.load_persons`).
     images_dir : str or path, optional
         Folder of the images (default: ``images/`` beside the annotation file).
-    methods : sequence of {"box", "rag", "sweep", "geodesic"}
+    methods : sequence of {"box", "rag", "sweep", "geodesic", "affinity"}
+        (``affinity`` is opt-in: not in the default ``METHODS``)
     score : str
         Person-score source spec: ``gt``, ``selfie``, ``files:DIR``, ... (:mod:`p2i_prior.scores`).
     selfie_model : str or path, optional
@@ -354,7 +367,7 @@ def evaluate_methods(
     if not methods:
         raise ValueError("methods: expected at least one of box, rag, sweep, geodesic, got none")
     for m in methods:
-        check_choice(m, "methods", METHODS)
+        check_choice(m, "methods", METHODS + OPTIONAL_METHODS)
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods: expected distinct names, got {methods}")
     check_choice(roi, "roi", ("none", "box"))
@@ -591,6 +604,9 @@ Methods:
   rag       oracle keypoints, superpixel-graph distance (the paper's prior; --solver)
   sweep     oracle keypoints, Euclidean pixel distance (fast sweeping)
   geodesic  oracle keypoints, edge-weighted pixel distance
+  affinity  oracle keypoints + image evidence: geodesic candidates re-decided per pixel by a
+            small learned model (colour along each skeleton, edges crossed, extent; a "nobody"
+            option for people without keypoints); opt-in, e.g. --method box,geodesic,affinity
 
 Gates that stop a person where it ends: --components on (default; a person only takes the
 connected regions of person pixels its skeleton touches; off is the paper's plain prior),
@@ -626,7 +642,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--coco", required=True, metavar="ANNOTATIONS.json", help="COCO person keypoints annotations")
     p.add_argument("--images", default=None, metavar="DIR", help="image folder (default: images/ beside the json)")
-    p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic (default: all)")
+    p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic,affinity (default: box,rag,sweep,geodesic)")
     p.add_argument("--score", default="gt",
                    help="person score: gt | selfie | model:CKPT | files:DIR | none (default gt, the oracle "
                         "of the paper's Table 4.1)")
