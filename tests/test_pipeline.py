@@ -208,7 +208,11 @@ def test_segment_people_without_components_equals_map_fusion(scene, method):
     from p2i_prior import segment_people
     from p2i_prior.pipeline import instance_distances
 
-    a = segment_people(scene.image, scene.keypoints, scene.score, method=method, components=False, n_segments=150)
+    # geodesic: the per-instance travel times (the default decides contested pixels in one
+    # multi-label march, tested against these in test_geodesic_segment.py)
+    extra = {"exact_geodesic": True} if method == "geodesic" else {}
+    a = segment_people(scene.image, scene.keypoints, scene.score, method=method, components=False,
+                       n_segments=150, **extra)
     b = segment_instances(pose_instance_map(scene.image, scene.keypoints, method=method, n_segments=150), scene.score)
     differ = a != b
     if differ.any():  # only where two instances are at (float32-)equal distance
