@@ -17,8 +17,9 @@ PROG = f"python -m {__name__.rpartition('.')[0] or 'p2i_bench'}"
 
 DESCRIPTION = (
     "Time every pose2instance primitive and the whole prior against the tools users would\n"
-    "pick instead (scikit-image, SciPy, scikit-fmm, OpenCV when installed), on the same inputs,\n"
-    "interleaved, with warm-up, median and IQR. Writes <date>-<host>.json, .md and PNG plots\n"
+    "pick instead (scikit-image, SciPy, scikit-fmm; OpenCV, fast-slic, edt, FastGeodis when\n"
+    "installed), on the same inputs, interleaved, with warm-up, median and IQR, wall clock and CPU\n"
+    "time, one thread by default. Writes <date>-<host>.json, .md and PNG plots\n"
     "into --out (default p2i_out/bench, untracked; pass --out bench/results to add to the committed\n"
     "results). --quick runs a tiny configuration in seconds."
 )
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from .cases import CASES
 
     parser.add_argument("--quick", action="store_true",
-                        help="tiny inputs, 2 repeats, synthetic only: seconds (smoke test)")
+                        help="tiny inputs, synthetic only, one thread, >= 5 repeats: 10-20 s (smoke test)")
     parser.add_argument("--sizes", default=None,
                         help="image sizes WIDTHxHEIGHT, comma separated (default 320x240,640x480,1280x960)")
     parser.add_argument("--repeat", type=int, default=None, help="timed repeats per implementation (default 7)")
