@@ -12,13 +12,14 @@ functions), the same iterations and the same connectivity rule.  ``run`` launche
    ``y % STRIDE == it % STRIDE``: the nearest of its 2 x 2 clusters, lowest k on ties; counts
    changed labels per image), ``update_kernel`` (one block per cluster and image sums the
    cluster's window on those rows in float64, then a fixed shared-memory tree: the sums are
-   exact, the planes being quantised), ``done_kernel`` (an image whose iteration changed
-   fewer than ``CHANGE_TOL`` of its rows' pixels is finished, as the CPU loop breaks).  Then
+   exact, the planes being quantised); an image whose iteration changed fewer than
+   ``CHANGE_TOL`` of its rows' pixels is left alone from then on (the CPU loop's break, read
+   by both kernels from the per-iteration counts).  Then
    ``assign_kernel`` on every row over the 3 x 3 clusters around each pixel's nearest seed
    (``slic_fast.assign_final``).
 4. Connectivity: ``cuda_slic``'s union-find components (each root is its component's first
    pixel), ``size_kernel``, ``colour_kernel`` (exact float64 colour sums per component),
-   ``cap_kernel`` + ``keep_kernel`` (the ``max_regions`` largest components of at least
+   ``cap_kernel`` + ``threshold_kernel`` + ``tie_kernel`` + ``keep_kernel`` (the ``max_regions`` largest components of at least
    ``min_size`` pixels, the earlier first on equal sizes), ``link_kernel`` (a component that
    does not stay links to the component of the pixel left of or above its first pixel, the
    one of nearer mean colour), ``resolve_kernel`` (each pixel follows the links, which always
@@ -49,10 +50,8 @@ __all__ = [
     "assign_kernel",
     "update_kernel",
     "update_kernels",
-    "done_kernel",
     "colour_kernel",
     "cap_kernel",
-    "hist_kernel",
     "threshold_kernel",
     "tie_kernel",
     "keep_kernel",
@@ -114,22 +113,34 @@ def init_kernel(planes, seed_y, seed_x, centres):
         centres[b, k, 2 + c] = planes[b, c, y, x]
 
 
+@cuda.jit(device=True, inline=True)
+def _finished(changed, limits, it, b):
+    """Image ``b`` stopped before iteration ``it``: an earlier iteration ``j`` changed fewer
+    than ``limits[j]`` labels (the CPU loop's break)."""
+    for j in range(it):
+        if changed[j, b] < limits[j]:
+            return True
+    return False
+
+
 @cuda.jit(cache=True)
 def assign_kernel(planes, centres, row_first, col_first, span, ny, nx, w, phase, stride, labels,
-                  changed, done):
-    """Label the pixels of rows ``y % stride == phase`` (images not ``done``): the nearest of
+                  it, changed, limits):
+    """Label the pixels of rows ``y % stride == phase`` for iteration ``it``: the nearest of
     the clusters of rows ``row_first[y] .. row_first[y] + span - 1`` and columns
     ``col_first[x] ..`` likewise (clipped to the grid), lowest ``k`` on ties.
 
     The iterations pass the seed pairs around each pixel with ``span = 2`` (``assign``), the
-    last assignment the nearest seed minus one with ``span = 3`` (``assign_final``).
+    last assignment the nearest seed minus one with ``span = 3`` (``assign_final``) and
+    ``it = 0`` (it runs for every image).  Images finished before ``it`` (``_finished``) are
+    left alone; the changed labels of image ``b`` are counted in ``changed[it, b]``.
     planes (B, 3, H, W) float32, centres (B, K, 5) float32, row_first (H,) / col_first (W,)
-    int32, labels (B, H, W) int32 (read: the previous labels), changed (B,) int64
-    (accumulated), done (B,) uint8.
+    int32, labels (B, H, W) int32 (read: the previous labels), changed (iterations + 1, B)
+    int64 (accumulated), limits (iterations,) float64.
     """
     x, y, b = cuda.grid(3)
     B, H, W = labels.shape
-    if b >= B or y >= H or x >= W or y % stride != phase or done[b] != 0:
+    if b >= B or y >= H or x >= W or y % stride != phase or _finished(changed, limits, it, b):
         return
     L = planes[b, 0, y, x]
     A = planes[b, 1, y, x]
@@ -151,19 +162,21 @@ def assign_kernel(planes, centres, row_first, col_first, span, ny, nx, w, phase,
                 best = d
                 lab = k
     if labels[b, y, x] != lab:
-        cuda.atomic.add(changed, b, 1)
+        cuda.atomic.add(changed, (it, b), 1)
     labels[b, y, x] = lab
 
 
-def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, phase, stride, centres, done):
-    """Centre of cluster ``blockIdx.x`` of image ``blockIdx.y``: the mean of its pixels on
-    the rows ``y % stride == phase`` of its two bands (``ky - 1`` and ``ky``), columns
-    ``xlo[kx]:xhi[kx]``; a cluster without such pixels keeps its centre."""
+def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, phase, stride, centres, it, changed,
+            limits):
+    """Centre of cluster ``blockIdx.x`` of image ``blockIdx.y`` after iteration ``it``: the
+    mean of its pixels on the rows ``y % stride == phase`` of its two bands (``ky - 1`` and
+    ``ky``), columns ``xlo[kx]:xhi[kx]``; a cluster without such pixels keeps its centre, an
+    image finished before ``it`` is left alone."""
     k = cuda.blockIdx.x
     b = cuda.blockIdx.y
     tid = cuda.threadIdx.x
     nt = cuda.blockDim.x
-    if done[b] != 0:
+    if _finished(changed, limits, it, b):
         return
     nb = row_lo.shape[0]
     ky = k // nx
@@ -227,16 +240,6 @@ def update_kernels(threads: int):
     return twin(_update, cuda.jit, UPDATE_THREADS_=threads)
 
 
-@cuda.jit(cache=True)
-def done_kernel(changed, limit, done):
-    """An image whose iteration changed fewer than ``limit`` labels is finished; reset counts."""
-    b = cuda.grid(1)
-    if b < changed.shape[0]:
-        if changed[b] < limit:
-            done[b] = 1
-        changed[b] = 0
-
-
 # ----------------------------------------------------------------------------------------------
 # Connectivity (after cuda_slic's ccl_* and size_kernel: parent[b, p] is p's root)
 # ----------------------------------------------------------------------------------------------
@@ -258,19 +261,13 @@ def colour_kernel(parent, planes, col):
 
 
 @cuda.jit(cache=True)
-def cap_kernel(parent, size, min_size, count, top):
-    """Per image: how many components have at least ``min_size`` pixels, and the largest size."""
+def cap_kernel(parent, size, min_size, count, top, hist):
+    """Per image, over the components of at least ``min_size`` pixels: how many (``count``),
+    the largest size (``top``) and how many of each size (``hist``; all zeroed)."""
     p, b = cuda.grid(2)
     if b < parent.shape[0] and p < parent.shape[1] and parent[b, p] == p and size[b, p] >= min_size:
         cuda.atomic.add(count, b, 1)
         cuda.atomic.max(top, b, size[b, p])
-
-
-@cuda.jit(cache=True)
-def hist_kernel(parent, size, min_size, hist):
-    """hist[b, s] = number of components of ``s >= min_size`` pixels (hist zeroed)."""
-    p, b = cuda.grid(2)
-    if b < parent.shape[0] and p < parent.shape[1] and parent[b, p] == p and size[b, p] >= min_size:
         cuda.atomic.add(hist, (b, size[b, p]), 1)
 
 
@@ -435,21 +432,21 @@ def run(imgs, n_segments, compactness, max_num_iter, enforce_connectivity, min_s
     init_kernel[(-(-K // threads), B), threads, stream](planes, to_dev(seed_y), to_dev(seed_x), centres)
 
     labels = kc.full(B * N, -1, np.int32, threads, stream).reshape((B, H, W))
-    changed = kc.full(B, 0, np.int64, threads, stream)
-    done = kc.full(B, 0, np.uint8, threads, stream)
+    # changed[it, b]: labels changed by iteration it (the last row: the final assignment)
+    changed = kc.full((max_num_iter + 1) * B, 0, np.int64, threads, stream).reshape((max_num_iter + 1, B))
+    limits = to_dev(np.array([CHANGE_TOL * len(range(it % STRIDE, H, STRIDE)) * W
+                              for it in range(max_num_iter)] + [0.0]))
     update = update_kernels(update_threads)
     for it in range(max_num_iter):
         phase = it % STRIDE
         assign_kernel[grid3, threads3, stream](planes, centres, d_row_pair, d_col_pair, 2, ny, nx,
-                                               w, phase, STRIDE, labels, changed, done)
+                                               w, phase, STRIDE, labels, it, changed, limits)
         update[(K, B), update_threads, stream](planes, labels, d_row_lo, d_row_hi, d_xlo, d_xhi, nx,
-                                               phase, STRIDE, centres, done)
-        limit = CHANGE_TOL * len(range(phase, H, STRIDE)) * W
-        done_kernel[-(-B // threads), threads, stream](changed, limit, done)
-    kc.fill_value_kernel[-(-B // threads), threads, stream](done, np.uint8(0))
+                                               phase, STRIDE, centres, it, changed, limits)
     row_cell, col_cell = cells(H, W, seed_y, seed_x)[:2]
+    final = changed[max_num_iter:]  # a row of its own, and no earlier iteration to stop it
     assign_kernel[grid3, threads3, stream](planes, centres, to_dev(row_cell - 1), to_dev(col_cell - 1),
-                                           3, ny, nx, w, 0, 1, labels, changed, done)
+                                           3, ny, nx, w, 0, 1, labels, 0, final, limits)
 
     if not enforce_connectivity:
         used = kc.full(B * K, 0, np.int64, threads, stream).reshape((B, K))
@@ -486,9 +483,8 @@ def connectivity(labels, planes, min_size, max_regions, stream, block, threads, 
     colour_kernel[grid2, threads, stream](parent, planes, col)
     count = kc.full(B, 0, np.int64, threads, stream)
     top = kc.full(B, 0, np.int32, threads, stream)
-    cap_kernel[grid2, threads, stream](parent, size, min_size, count, top)
     hist = kc.full(B * (N + 1), 0, np.int32, threads, stream).reshape((B, N + 1))
-    hist_kernel[grid2, threads, stream](parent, size, min_size, hist)
+    cap_kernel[grid2, threads, stream](parent, size, min_size, count, top, hist)
     thresh = cuda.device_array(B, np.int32, stream=stream)
     room = cuda.device_array(B, np.int64, stream=stream)
     threshold_kernel[-(-B // threads), threads, stream](count, top, hist, max_regions, thresh, room)

@@ -152,15 +152,14 @@ FAST_SIGNATURES = {
                    f"void({_A('float64', 4)}, {_A('float64', 2)}, {_A('float32', 4)})"],
     "init_kernel": [f"void({_A('float32', 4)}, {_A('int32', 1)}, {_A('int32', 1)}, {_A('float32', 3)})"],
     "assign_kernel": [f"void({_A('float32', 4)}, {_A('float32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
-                      f"int64, int64, int64, float32, int64, int64, {_A('int32', 3)}, {_A('int64', 1)}, "
-                      f"{_A('uint8', 1)})"],
+                      f"int64, int64, int64, float32, int64, int64, {_A('int32', 3)}, int64, "
+                      f"{_A('int64', 2)}, {_A('float64', 1)})"],
     "update_kernel": [f"void({_A('float32', 4)}, {_A('int32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
                       f"{_A('int32', 1)}, {_A('int32', 1)}, int64, int64, int64, {_A('float32', 3)}, "
-                      f"{_A('uint8', 1)})"],
-    "done_kernel": [f"void({_A('int64', 1)}, float64, {_A('uint8', 1)})"],
+                      f"int64, {_A('int64', 2)}, {_A('float64', 1)})"],
     "colour_kernel": [f"void({_A('int32', 2)}, {_A('float32', 4)}, {_A('float64', 3)})"],
-    "cap_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int64', 1)}, {_A('int32', 1)})"],
-    "hist_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int32', 2)})"],
+    "cap_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int64', 1)}, {_A('int32', 1)}, "
+                   f"{_A('int32', 2)})"],
     "threshold_kernel": [f"void({_A('int64', 1)}, {_A('int32', 1)}, {_A('int32', 2)}, int64, "
                          f"{_A('int32', 1)}, {_A('int64', 1)})"],
     "tie_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('int32', 1)}, {_A('int64', 2)})"],
