@@ -272,13 +272,13 @@ def _run_sums(lbuf, W, y, a, nx, cum, acc, starts):
     c1 = cum[1, y]
     c2 = cum[2, y]
     n = _row_runs(lbuf, W, starts)
+    next_row = (a + 1) * nx
     for i in range(n):
         s = starts[i]
         e = starts[i + 1]
         k = lbuf[s]
-        ky = k // nx
-        kx = k - ky * nx
-        j = ky - a
+        j = 1 if k >= next_row else 0  # cluster row a or a + 1 (no integer division)
+        kx = k - (a + j) * nx
         cnt = e - s
         acc[j, kx, 0] += cnt
         acc[j, kx, 1] += cnt * y
