@@ -490,13 +490,10 @@ def connected_runs(labels):
                         parent[q] = p
                     elif q < p:
                         parent[p] = q
-                if re[i] < re[j]:
-                    i += 1
-                elif re[j] < re[i]:
-                    j += 1
-                else:
-                    i += 1
-                    j += 1
+                ei = re[i]
+                ej = re[j]
+                i += ei <= ej  # branch-free: the run that ends first moves on (both on a tie)
+                j += ej <= ei
     roff[H] = nr
     comp = np.empty(nr, np.int32)
     nc = 0
@@ -575,11 +572,17 @@ def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
     size = np.zeros(nc, np.int64)
     col = np.zeros((nc, 3), np.float64)
     for y in range(H):
+        c0 = cum[0, y]
+        c1 = cum[1, y]
+        c2 = cum[2, y]
         for r in range(roff[y], roff[y + 1]):
             c = comp[r]
-            size[c] += re[r] - rs[r]
-            for j in range(3):
-                col[c, j] += (cum[j, y, re[r]] - cum[j, y, rs[r]]) * _INV_Q64
+            s = rs[r]
+            e = re[r]
+            size[c] += e - s
+            col[c, 0] += (c0[e] - c0[s]) * _INV_Q64
+            col[c, 1] += (c1[e] - c1[s]) * _INV_Q64
+            col[c, 2] += (c2[e] - c2[s]) * _INV_Q64
     for c in range(nc):
         for j in range(3):
             col[c, j] /= size[c]
