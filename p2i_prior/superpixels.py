@@ -256,10 +256,13 @@ def slic(
         ``|dL| + |da| + |db| + (compactness / S) * (|dy| + |dx|)``, ``S`` the mean cell side.
         ``"skimage"``: ``sqrt(dlab^2 + (compactness / S)^2 * dxy^2)``.
     max_num_iter : int
-        >= 0.  ``"fast"``: k-means iterations, each on one pixel row in three (rows
-        ``y % 3 == it % 3``: assignment, then the centres move to the mean of those rows'
-        pixels), then one assignment of every row (with 0, of the seeds, which start with
-        the colour of their pixel).  ``"skimage"``: assignment steps (0 and 1 both give the
+        >= 0.  ``"fast"``: at most this many k-means iterations, each on one pixel row in
+        three (rows ``y % 3 == it % 3``: assignment over the 2 x 2 seeds around each pixel,
+        then the centres move to the mean of those rows' pixels); they stop early after one
+        that changed the cluster of fewer than 15% of its pixels.  Then one assignment of
+        every row over the 3 x 3 clusters around each pixel's nearest seed (with 0
+        iterations, of the seeds, which start with the colour of their pixel).
+        ``"skimage"``: assignment steps (0 and 1 both give the
         grid cells: the centres start without colour, so the first assignment is spatial, as
         in scikit-image); they stop early once no pixel changes its cluster.
     enforce_connectivity : bool
