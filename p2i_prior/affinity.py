@@ -382,14 +382,15 @@ class AffinityModel:
     def assign(self, feats: PixelFeatures, smooth: float | None = None) -> np.ndarray:
         """(P,) instance number of each person pixel (-1: nobody).
 
-        ``smooth`` (pixels; default the model's ``info["smooth"]``, else 0): each instance's
-        probability map (and nobody's) is Gaussian-averaged over the person pixels before the
-        argmax, so that a pixel's neighbours vote."""
+        ``smooth`` (a fraction of ``sqrt(H W)``; default the model's ``info["smooth"]``, else 0):
+        each instance's probability map (and nobody's) is Gaussian-averaged over the person
+        pixels, with that sigma, before the argmax, so that a pixel's neighbours vote (0.0075 is
+        4 pixels on a 640x480 photo)."""
         if smooth is None:
             smooth = float(self.info.get("smooth", 0.0))
         z = self.logits(feats, 0)
         if smooth > 0:
-            return _smoothed_argmax(z, feats, smooth)
+            return _smoothed_argmax(z, feats, smooth * float(np.sqrt(feats.shape[0] * feats.shape[1])))
         pick = np.argmax(z, 1)
         last = z.shape[1] - 1
         return np.where(pick == last, -1,
@@ -482,7 +483,8 @@ def refine_people(
     model : AffinityModel, dict, str or None
         The shipped model by default; a dict ``{"none": ..., "box": ...}`` of models or a json path.
     smooth : float >= 0, optional
-        Gaussian vote over neighbours (:meth:`AffinityModel.assign`); default: the model's.
+        Gaussian vote over neighbours, sigma as a fraction of ``sqrt(H W)``
+        (:meth:`AffinityModel.assign`); default: the model's.
 
     Returns
     -------

@@ -316,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pixels", type=int, default=1000, help="training pixels per image and score")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--hidden", type=int, default=HIDDEN)
-    p.add_argument("--smooth", type=float, default=2.0,
-                   help="Gaussian vote of neighbours (pixels) in the CV and in the written model (default 2)")
+    p.add_argument("--smooth", type=float, default=0.0075,
+                   help="Gaussian vote of neighbours, sigma as a fraction of sqrt(H W), in the CV and in the "
+                        "written model (default 0.0075: 4 pixels at 640x480)")
     p.add_argument("--fixture", default=os.path.join("tests", "data", "coco", "annotations.json"),
                    help="COCO json whose per-instance pixel counts are stored in the model (the test checks them)")
     p.add_argument("--cache", default="p2i_out/affinity_cache", help="distances and selfie scores")

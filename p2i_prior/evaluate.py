@@ -367,7 +367,9 @@ def evaluate_methods(
     if not methods:
         raise ValueError("methods: expected at least one of box, rag, sweep, geodesic, got none")
     for m in methods:
-        check_choice(m, "methods", METHODS + OPTIONAL_METHODS)
+        if m not in OPTIONAL_METHODS and m not in METHODS:
+            raise ValueError(f"methods: expected one of {', '.join(map(repr, METHODS))}, got {m!r} "
+                             f"(opt-in: {', '.join(map(repr, OPTIONAL_METHODS))})")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods: expected distinct names, got {methods}")
     check_choice(roi, "roi", ("none", "box"))

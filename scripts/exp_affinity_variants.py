@@ -4,7 +4,7 @@
     python scripts/exp_affinity_variants.py DEV.json p2i_out/aff/collected.pkl gt none,box "name:drop=a,b;smooth=2;hidden=32" ...
 
 Each variant: ``name:key=value;...`` with keys ``drop`` (feature names the model may not use),
-``smooth`` (Gaussian sigma of the vote, pixels), ``hidden``, ``epochs``.  Prints AP@.5 / AP / mean
+``smooth`` (Gaussian sigma of the vote, a fraction of sqrt(H W)), ``hidden``, ``epochs``.  Prints AP@.5 / AP / mean
 IoU of box, geodesic and the variant (5-fold CV by image, the folds of p2i_prior.affinity_train).
 """
 import pickle
