@@ -347,6 +347,9 @@ def _fast_planes(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     if arr.dtype == np.bool_:
         arr = arr.view(np.uint8)
+    elif arr.dtype.kind == "f" and arr.dtype not in (np.float32, np.float64):
+        # numba has neither float16 (to float32: exact) nor longdouble (to float64)
+        arr = arr.astype(np.float32 if arr.dtype.itemsize < 4 else np.float64)
     lo, hi = float(arr.min()), float(arr.max())
     scale = 1.0 / (hi - lo) if hi > lo else 1.0
     if arr.ndim == 2:
