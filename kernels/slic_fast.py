@@ -452,16 +452,19 @@ def connected_runs(labels):
     Returns
     -------
     rs, re : (R,) int32, first and one-past-last column of each run, in raster order
+    up : (R,) int32, for a run of row ``y > 0`` the run of row ``y - 1`` above its first pixel
     roff : (H + 1,) int64, the runs of row ``y`` are ``roff[y]:roff[y + 1]``
     comp : (R,) int32, the component of each run; components are numbered in raster order of
         their first pixel
-    nc : int, the number of components
+    first : (C,) int32, the first run of each component
+    nc : int, the number of components ``C``
     """
     H, W = labels.shape
     cap = H * W
     rs = np.empty(cap, np.int32)
     re = np.empty(cap, np.int32)
     rl = np.empty(cap, np.int32)
+    up = np.zeros(cap, np.int32)
     parent = np.empty(cap, np.int32)
     roff = np.empty(H + 1, np.int64)
     starts = np.empty(W + 1, np.int32)
@@ -475,6 +478,7 @@ def connected_runs(labels):
             re[nr] = starts[i + 1]
             rl[nr] = row[starts[i]]
             parent[nr] = nr
+            up[nr] = cap
             nr += 1
         if y > 0:
             # union each run with the overlapping runs of the row above that share its label;
@@ -483,6 +487,8 @@ def connected_runs(labels):
             iend = roff[y]
             j = iend
             while i < iend and j < nr:
+                # the first i that meets run j covers its first pixel
+                up[j] = min(up[j], i)
                 if rl[i] == rl[j]:
                     p = _find(parent, i)
                     q = _find(parent, j)
@@ -496,15 +502,17 @@ def connected_runs(labels):
                 j += ej <= ei
     roff[H] = nr
     comp = np.empty(nr, np.int32)
+    first = np.empty(nr, np.int32)
     nc = 0
     for r in range(nr):  # links point to earlier runs: parent[r]'s component is known
         p = parent[r]
         if p == r:
             comp[r] = nc
+            first[nc] = r
             nc += 1
         else:
             comp[r] = comp[p]
-    return rs[:nr], re[:nr], roff, comp, nc
+    return rs[:nr], re[:nr], up[:nr], roff, comp, first[:nc], nc
 
 
 @njit(cache=True, error_model="numpy")
@@ -545,7 +553,7 @@ def _keep_largest(size, min_size, max_regions):
 
 
 @njit(cache=True, error_model="numpy")
-def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
+def merge_runs(H, W, rs, re, up, roff, comp, first, nc, cum, min_size, max_regions):
     """Connected superpixels from ``connected_runs``: keep, merge, number.
 
     Component ``c`` stays a superpixel if it is among the ``max_regions`` largest components
@@ -560,7 +568,7 @@ def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
     Parameters
     ----------
     H, W : int
-    rs, re, roff, comp, nc : from ``connected_runs``
+    rs, re, up, roff, comp, first, nc : from ``connected_runs``
     cum : (3, H, W + 1) int64, from ``prefix_sums``: the colour of each component
     min_size, max_regions : int
 
@@ -587,35 +595,27 @@ def merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, max_regions):
         for j in range(3):
             col[c, j] /= size[c]
     keep = _keep_largest(size, min_size, max_regions)
-    sub = np.full(nc, -1, np.int32)
-    for y in range(H):
-        up = roff[y - 1] if y > 0 else 0  # run of row y - 1 under the current column
-        for r in range(roff[y], roff[y + 1]):
-            c = comp[r]
-            if sub[c] >= 0:
-                continue
-            if keep[c] or r == 0:
-                sub[c] = c
-                continue
-            x = rs[r]
-            left = comp[r - 1] if x > 0 else -1
-            above = -1
-            if y > 0:
-                while re[up] <= x:
-                    up += 1
-                above = comp[up]
-            if left < 0:
-                link = above
-            elif above < 0 or above == left:
-                link = left
-            else:
-                dl = 0.0
-                da = 0.0
-                for j in range(3):
-                    dl += abs(col[c, j] - col[left, j])
-                    da += abs(col[c, j] - col[above, j])
-                link = above if da < dl else left
-            sub[c] = sub[link]
+    sub = np.empty(nc, np.int32)
+    row1 = roff[1] if H > 1 else rs.shape[0]  # the runs of row 0 are those before row1
+    for c in range(nc):  # raster order of first pixels: both candidates are resolved
+        r = first[c]
+        if keep[c] or r == 0:
+            sub[c] = c
+            continue
+        left = comp[r - 1] if rs[r] > 0 else -1  # the run before, in the same row
+        above = comp[up[r]] if r >= row1 else -1
+        if left < 0:
+            link = above
+        elif above < 0 or above == left:
+            link = left
+        else:
+            dl = 0.0
+            da = 0.0
+            for j in range(3):
+                dl += abs(col[c, j] - col[left, j])
+                da += abs(col[c, j] - col[above, j])
+            link = above if da < dl else left
+        sub[c] = sub[link]
     if nc > 1 and not keep[0]:
         tgt = -1
         for y in range(H):

@@ -369,9 +369,8 @@ def _slic_cpu_fast(arr: np.ndarray, n_segments: int, compactness: float, max_num
     labels, K = kf.cluster_labels(planes, cum, W, n_segments, compactness, max_num_iter)
     if not enforce_connectivity:
         return relabel_sequential(labels, K)[0]
-    rs, re, roff, comp, nc = kf.connected_runs(labels)
     min_size = int(min_size_factor * (H * W / K))
-    return kf.merge_runs(H, W, rs, re, roff, comp, nc, cum, min_size, K)[0]
+    return kf.merge_runs(H, W, *kf.connected_runs(labels), cum, min_size, K)[0]
 
 
 def _slic_cpu_skimage(arr: np.ndarray, n_segments: int, compactness: float, max_num_iter: int,

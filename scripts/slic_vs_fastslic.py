@@ -63,8 +63,7 @@ def stages_ours(im, n_segments):
     t1 = time.perf_counter()
     labels, K = kf.cluster_labels(planes, cum, W, n_segments, 10.0, 10)
     t2 = time.perf_counter()
-    rs, re, roff, comp, nc = kf.connected_runs(labels)
-    kf.merge_runs(H, W, rs, re, roff, comp, nc, cum, int(0.1 * H * W / K), K)
+    kf.merge_runs(H, W, *kf.connected_runs(labels), cum, int(0.1 * H * W / K), K)
     t3 = time.perf_counter()
     return {"lab": (t1 - t0) * 1e3, "iterations": (t2 - t1) * 1e3, "connectivity": (t3 - t2) * 1e3}
 

@@ -242,11 +242,14 @@ def test_connectivity_small_region_at_origin_joins_a_neighbour():
 
 def test_connected_runs_components_are_scipys(rng):
     labels = rng.integers(0, 3, (23, 31)).astype(np.int32)
-    rs, re, roff, comp, nc = kf.connected_runs(labels)
+    rs, re, up, roff, comp, first, nc = kf.connected_runs(labels)
     img = np.empty(labels.shape, int)
     for y in range(23):
         for r in range(roff[y], roff[y + 1]):
             img[y, rs[r]:re[r]] = comp[r]
+            assert labels[y, rs[r]:re[r]].min() == labels[y, rs[r]:re[r]].max() == labels[y, rs[r]]
+            if y > 0:  # the run above the first pixel
+                assert roff[y - 1] <= up[r] < roff[y] and rs[up[r]] <= rs[r] < re[up[r]]
     count = sum(ndimage.label(labels == v)[1] for v in range(3))
     assert nc == count
     pairs = set()
@@ -254,8 +257,9 @@ def test_connected_runs_components_are_scipys(rng):
         c, _ = ndimage.label(labels == v)
         pairs |= set(zip(c[c > 0].tolist(), img[c > 0].tolist(), [v] * int((c > 0).sum())))
     assert len(pairs) == nc  # a bijection with scipy's components
-    _, first = np.unique(img.ravel(), return_index=True)
-    assert (np.diff(first) > 0).all()  # numbered in raster order of their first pixel
+    _, first_pixel = np.unique(img.ravel(), return_index=True)
+    assert (np.diff(first_pixel) > 0).all()  # numbered in raster order of their first pixel
+    np.testing.assert_array_equal(first, [np.flatnonzero(comp == c)[0] for c in range(nc)])
 
 
 # ----------------------------------------------------------------------------------------------
