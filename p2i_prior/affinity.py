@@ -61,7 +61,7 @@ from .gates import box_masks, check_boxes, instance_scales, touched_components
 from .skeleton import check_keypoints, skeleton_pixels
 
 __all__ = ["FEATURES", "NOBODY_FEATURES", "CANDIDATES", "AffinityModel", "pixel_features",
-           "refine_people", "load_affinity_model", "MODEL_PATH"]
+           "refine_people", "inside_distances", "load_affinity_model", "MODEL_PATH"]
 
 #: Candidates per pixel (nearest by geodesic distance among the allowed instances).
 CANDIDATES = 3
