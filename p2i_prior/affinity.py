@@ -498,8 +498,12 @@ def refine_people(
     """
     from .checks import check_pipeline_image, like
 
+    from .checks import check_positive_float
+
     img = check_pipeline_image(image, "image")
     kp = check_keypoints(keypoints)
+    if smooth is not None:
+        smooth = check_positive_float(smooth, "smooth", allow_zero=True)
     setting = "none" if boxes is None else "box"
     m = _resolve(model, setting)
     if distances is None:

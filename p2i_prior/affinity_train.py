@@ -191,13 +191,15 @@ def _iou(masks: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
-def score_labels(rec: Any, labels: np.ndarray, score: np.ndarray, gt: np.ndarray) -> tuple[list, np.ndarray]:
-    """COCO results ranked by the quality model, and per-instance IoU, of one label map."""
+def score_labels(rec: Any, labels: np.ndarray, score: np.ndarray, gt: np.ndarray,
+                 true_rank: bool = False) -> tuple[list, np.ndarray]:
+    """COCO results ranked by the quality model (``true_rank``: by their true IoU, the bound of
+    any ranking), and per-instance IoU, of one label map."""
     from .masks import masks_from_labels
     from .quality import predict_quality
 
     masks = np.asarray(masks_from_labels(labels, rec.n), bool)
-    q = predict_quality(labels, rec.keypoints, score)
+    q = _iou(masks, gt) if true_rank else predict_quality(labels, rec.keypoints, score)
     keep = masks.reshape(rec.n, -1).any(1)
     return masks_to_results(rec.id, masks[keep], q[keep]), _iou(masks, gt)
 
@@ -242,8 +244,10 @@ def collect(sets: list, scores: tuple, settings: tuple, cache: str, n_pixels: in
 
 
 def cross_validate(dev: Any, collected: dict, scores: tuple, settings: tuple, folds: int, cache: str,
-                   train_options: dict, smooth: float = 0.0, progress: bool = True) -> tuple[dict, list[str]]:
-    """Out-of-fold masks of every dev image: AP^r and mean IoU of box, geodesic and affinity."""
+                   train_options: dict, smooth: float = 0.0, progress: bool = True,
+                   bound: bool = False) -> tuple[dict, list[str]]:
+    """Out-of-fold masks of every dev image: AP^r and mean IoU of box, geodesic and affinity
+    (``bound``: also each ranked by its true IoU, ``<method>@true``)."""
     from .gates import box_instances
 
     ids = sorted(r.id for r in dev)
@@ -259,7 +263,8 @@ def cross_validate(dev: Any, collected: dict, scores: tuple, settings: tuple, fo
             if progress:
                 print(f"  {setting} fold {f} trained", file=sys.stderr)
         for s in scores:
-            res = {"box": [], "geodesic": [], "affinity": []}
+            res = {k: [] for k in ("box", "geodesic", "affinity")
+                   + (("box@true", "geodesic@true", "affinity@true") if bound else ())}
             ious = {k: [] for k in res}
             for rec in dev:
                 data = cached_inputs(rec, None, cache, "dev", scores) if s != "gt" else None
@@ -271,10 +276,14 @@ def cross_validate(dev: Any, collected: dict, scores: tuple, settings: tuple, fo
                     lab = np.zeros(sc.shape, np.int32)
                     lab.ravel()[f.index] = own + 1
                     labs[k] = lab
-                for k, lab in labs.items():
+                for k, lab in list(labs.items()):
                     r_, i_ = score_labels(rec, lab, sc, gt)
                     res[k] += r_
                     ious[k].append(i_)
+                    if bound:
+                        r_, i_ = score_labels(rec, lab, sc, gt, true_rank=True)
+                        res[k + "@true"] += r_
+                        ious[k + "@true"].append(i_)
             for k in res:
                 st = summarize(dev, res[k], ious[k])
                 cv[f"{s}/{setting}/{k}"] = st

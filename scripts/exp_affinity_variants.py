@@ -4,7 +4,7 @@
     python scripts/exp_affinity_variants.py DEV.json p2i_out/aff/collected.pkl gt none,box "name:drop=a,b;smooth=2;hidden=32" ...
 
 Each variant: ``name:key=value;...`` with keys ``drop`` (feature names the model may not use),
-``smooth`` (Gaussian sigma of the vote, a fraction of sqrt(H W)), ``hidden``, ``epochs``.  Prints AP@.5 / AP / mean
+``smooth`` (Gaussian sigma of the vote, a fraction of sqrt(H W)), ``hidden``, ``epochs``, ``bound=1`` (also rank every method's masks by their true IoU).  Prints AP@.5 / AP / mean
 IoU of box, geodesic and the variant (5-fold CV by image, the folds of p2i_prior.affinity_train).
 """
 import pickle
@@ -20,16 +20,18 @@ scores = tuple(sys.argv[3].split(","))
 settings = tuple(sys.argv[4].split(","))
 for spec in sys.argv[5:]:
     name, _, body = spec.partition(":")
-    opts, smooth = {}, 0.0
+    opts, smooth, bound = {}, 0.0, False
     for item in filter(None, body.split(";")):
         k, _, v = item.partition("=")
         if k == "drop":
             opts["drop"] = tuple(v.split(","))
         elif k == "smooth":
             smooth = float(v)
+        elif k == "bound":
+            bound = bool(int(v))
         else:
             opts[k] = int(v)
     _, lines = cross_validate(dev, collected, scores, settings, 5, "p2i_out/affinity_cache", opts, smooth=smooth,
-                              progress=False)
+                              progress=False, bound=bound)
     for line in lines:
         print(f"{name} {line}", flush=True)

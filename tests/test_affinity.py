@@ -166,6 +166,8 @@ def test_bad_input_messages():
         refine_people(img, kp, score, model=os.path.join(ROOT, "no-such-model.json"))
     with pytest.raises(ValueError, match="person_score"):
         refine_people(img, kp, np.ones((5, 8)))
+    with pytest.raises(ValueError, match="smooth: expected a finite number >= 0, got -1"):
+        refine_people(img, kp, score, smooth=-1)
     with pytest.raises(ValueError, match="model: its feature lists differ"):
         AffinityModel.from_dict({"features": ["x"], "nobody_features": [], "passes": []})
 
