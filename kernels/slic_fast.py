@@ -2,7 +2,7 @@
 
 The scheme of fast-slic (Kim, github.com/Algy/fast-slic: subsampled rows, L1 distance,
 the largest components kept), written anew for numba; the CUDA twin is
-:mod:`p2i_prior.kernels.slic_fast_cuda`.  The host driver
+:mod:`p2i_prior.kernels.cuda_slic_fast`.  The host driver
 (:func:`p2i_prior.superpixels.slic_cpu`) calls, in order:
 
 1. ``lab_planes_u8`` (uint8 RGB), ``lab_planes_rgb`` (other RGB) or ``grey_planes``: sRGB ->

@@ -17,7 +17,7 @@ N_SEGMENTS = 1000
 COMPACTNESS = 10.0
 SLIC_MAX_NUM_ITER = 10
 SLIC_ENFORCE_CONNECTIVITY = True
-SLIC_MIN_SIZE_FACTOR = 0.5
+SLIC_MIN_SIZE_FACTOR = None  # each algorithm's own default (slic_params): fast 0.1, skimage 0.5
 SLIC_MAX_SIZE_FACTOR = 3.0
 #: Edge penalty of the default geodesic speed ``1 / (1 + edge_weight * sobel / mean(sobel))``.
 EDGE_WEIGHT = 10.0

@@ -493,9 +493,9 @@ def _slic_chunk_fast(imgs: Any, n_segments: int, compactness: float, max_num_ite
                      enforce_connectivity: bool, min_size_factor: float,
                      stream: Any) -> tuple[Any, np.ndarray]:
     """:func:`slic_device`, ``algorithm="fast"``, for at most ``MAX_GRID_YZ`` images."""
-    from .kernels import slic_fast_cuda
+    from .kernels import cuda_slic_fast
 
-    return slic_fast_cuda.run(imgs, n_segments, compactness, max_num_iter, enforce_connectivity,
+    return cuda_slic_fast.run(imgs, n_segments, compactness, max_num_iter, enforce_connectivity,
                               min_size_factor, stream, dv.launch_config("block"),
                               dv.launch_config("threads"), dv.launch_config("scan"),
                               dv.launch_config("update"))

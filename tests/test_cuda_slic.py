@@ -1,5 +1,5 @@
 """CUDA SLIC (simulator without a GPU) against the CPU SLIC of p2i_prior.slic, both
-algorithms ("fast": kernels/slic_fast_cuda.py, "skimage": kernels/cuda_slic.py)."""
+algorithms ("fast": kernels/cuda_slic_fast.py, "skimage": kernels/cuda_slic.py)."""
 
 import numpy as np
 import pytest
@@ -70,7 +70,7 @@ def test_fast_float_rgb_batch_matches_cpu(rng):
 def test_fast_connectivity_replays_cpu_rule(rng):
     """The GPU keep / link / merge rule equals the CPU's run-based one on label noise."""
     from p2i_prior.kernels import slic_fast as kf
-    from p2i_prior.kernels import slic_fast_cuda as kfc
+    from p2i_prior.kernels import cuda_slic_fast as kfc
 
     lab = rng.integers(0, 4, (2, 7, 9)).astype(np.int32)
     planes = (rng.integers(0, 40 * kf.QUANTUM, (2, 3, 7, 9)) / kf.QUANTUM).astype(np.float32)
@@ -86,7 +86,7 @@ def test_fast_connectivity_replays_cpu_rule(rng):
 
 
 def test_fast_lab_kernel_matches_cpu_planes(rng):
-    from p2i_prior.kernels import slic_fast_cuda as kfc
+    from p2i_prior.kernels import cuda_slic_fast as kfc
     from p2i_prior.superpixels import _fast_planes
 
     img = rng.integers(3, 250, (2, 5, 6, 3), dtype=np.uint8)
@@ -140,77 +140,3 @@ def test_slic_640x480_agreement_on_a_real_gpu(rng):
         agree = [(labels[b] == np.asarray(p.slic(imgs[b], n_segments=1000, algorithm=algorithm))).mean()
                  for b in range(4)]
         assert min(agree) >= AGREEMENT, (algorithm, agree)
-
-
-# ----------------------------------------------------------------------------------------------
-# the fast algorithm's kernels compile to PTX (tests/test_ptx.py covers kernels/cuda_*.py)
-# ----------------------------------------------------------------------------------------------
-
-_A = lambda t, nd: f"{t}[{', '.join([':'] * (nd - 1) + ['::1'])}]"
-FAST_SIGNATURES = {
-    "lab_kernel": [f"void({_A('uint8', 4)}, {_A('float64', 2)}, {_A('float32', 4)})",
-                   f"void({_A('float64', 4)}, {_A('float64', 2)}, {_A('float32', 4)})"],
-    "init_kernel": [f"void({_A('float32', 4)}, {_A('int32', 1)}, {_A('int32', 1)}, {_A('float32', 3)})"],
-    "assign_kernel": [f"void({_A('float32', 4)}, {_A('float32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
-                      f"int64, int64, int64, float32, int64, int64, {_A('int32', 3)}, int64, "
-                      f"{_A('int64', 2)}, {_A('float64', 1)})"],
-    "update_kernel": [f"void({_A('float32', 4)}, {_A('int32', 3)}, {_A('int32', 1)}, {_A('int32', 1)}, "
-                      f"{_A('int32', 1)}, {_A('int32', 1)}, int64, int64, int64, {_A('float32', 3)}, "
-                      f"int64, {_A('int64', 2)}, {_A('float64', 1)})"],
-    "colour_kernel": [f"void({_A('int32', 2)}, {_A('float32', 4)}, {_A('float64', 3)})"],
-    "cap_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int64', 1)}, {_A('int32', 1)}, "
-                   f"{_A('int32', 2)})"],
-    "threshold_kernel": [f"void({_A('int64', 1)}, {_A('int32', 1)}, {_A('int32', 2)}, int64, "
-                         f"{_A('int32', 1)}, {_A('int64', 1)})"],
-    "tie_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('int32', 1)}, {_A('int64', 2)})"],
-    "keep_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, int64, {_A('int32', 1)}, {_A('int64', 1)}, "
-                    f"{_A('int64', 2)}, {_A('uint8', 2)})"],
-    "link_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('float64', 3)}, {_A('uint8', 2)}, int64, "
-                    f"{_A('int32', 2)})"],
-    "resolve_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('int32', 2)})"],
-    "zero_touch_kernel": [f"void({_A('int32', 2)}, int64, {_A('int64', 1)})"],
-    "kept_kernel": [f"void({_A('int32', 2)}, {_A('int32', 2)}, {_A('uint8', 2)}, {_A('int64', 1)}, "
-                    f"{_A('int64', 2)})"],
-    "final_kernel": [f"void({_A('int32', 2)}, {_A('uint8', 2)}, {_A('int64', 1)}, {_A('int64', 2)}, "
-                     f"{_A('int32', 2)})"],
-}
-
-_PTX_SCRIPT = """
-import json, sys, types
-import numba.cuda.dispatcher as disp
-disp.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
-from numba import cuda
-from p2i_prior.kernels import slic_fast_cuda as mod
-sigs = json.loads(sys.argv[1])
-out = {"missing": [], "ptx": {}}
-for name in dir(mod):
-    obj = getattr(mod, name)
-    if type(obj).__name__ == "CUDADispatcher" and not obj.targetoptions.get("device") and name not in sigs:
-        out["missing"].append(name)
-for name, sig_list in sigs.items():
-    for sig in sig_list:
-        ptx, _ = cuda.compile_ptx(getattr(mod, name).py_func, sig, cc=(9, 0))
-        out["ptx"][name + " " + sig] = {"ok": "sm_90" in ptx and ".entry" in ptx,
-                                        "local": ptx.count("ld.local") + ptx.count("st.local")}
-print("REPORT" + json.dumps(out))
-"""
-
-
-def test_fast_kernels_compile_to_ptx():
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["NUMBA_ENABLE_CUDASIM"] = "0"
-    proc = subprocess.run([sys.executable, "-c", _PTX_SCRIPT, json.dumps(FAST_SIGNATURES)],
-                          capture_output=True, text=True, env=env, timeout=900)
-    if proc.returncode != 0 and "NvvmSupportError" in proc.stderr:
-        pytest.skip("libNVVM not available (install numba-cuda[cu12]): cannot compile to PTX here")
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT")][-1][6:])
-    assert report["missing"] == []
-    assert len(report["ptx"]) == sum(len(v) for v in FAST_SIGNATURES.values())
-    assert all(v["ok"] for v in report["ptx"].values()), report
-    assert report["ptx"][next(k for k in report["ptx"] if k.startswith("assign_kernel"))]["local"] == 0

@@ -100,6 +100,33 @@ SIGNATURES = {
     "cuda_edt": {
         "row_scan_kernel": [f"void({A(U8, 3)}, {A(F32, 3)})"],
         "column_envelope_kernel": [f"void({A(F32, 3)}, {A(I32, 3)}, {A(I32, 3)})"],
+    },    # SLIC algorithm="fast" (the default; cuda_slic holds algorithm="skimage")
+    "cuda_slic_fast": {
+        "lab_kernel": [f"void({A('uint8', 4)}, {A('float64', 2)}, {A('float32', 4)})",
+                       f"void({A('float64', 4)}, {A('float64', 2)}, {A('float32', 4)})"],
+        "init_kernel": [f"void({A('float32', 4)}, {A('int32', 1)}, {A('int32', 1)}, {A('float32', 3)})"],
+        "assign_kernel": [f"void({A('float32', 4)}, {A('float32', 3)}, {A('int32', 1)}, {A('int32', 1)}, "
+                          f"int64, int64, int64, float32, int64, int64, {A('int32', 3)}, int64, "
+                          f"{A('int64', 2)}, {A('float64', 1)})"],
+        "update_kernel": [f"void({A('float32', 4)}, {A('int32', 3)}, {A('int32', 1)}, {A('int32', 1)}, "
+                          f"{A('int32', 1)}, {A('int32', 1)}, int64, int64, int64, {A('float32', 3)}, "
+                          f"int64, {A('int64', 2)}, {A('float64', 1)})"],
+        "colour_kernel": [f"void({A('int32', 2)}, {A('float32', 4)}, {A('float64', 3)})"],
+        "cap_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, int64, {A('int64', 1)}, {A('int32', 1)}, "
+                       f"{A('int32', 2)})"],
+        "threshold_kernel": [f"void({A('int64', 1)}, {A('int32', 1)}, {A('int32', 2)}, int64, "
+                             f"{A('int32', 1)}, {A('int64', 1)})"],
+        "tie_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, {A('int32', 1)}, {A('int64', 2)})"],
+        "keep_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, int64, {A('int32', 1)}, {A('int64', 1)}, "
+                        f"{A('int64', 2)}, {A('uint8', 2)})"],
+        "link_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, {A('float64', 3)}, {A('uint8', 2)}, int64, "
+                        f"{A('int32', 2)})"],
+        "resolve_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, {A('int32', 2)})"],
+        "zero_touch_kernel": [f"void({A('int32', 2)}, int64, {A('int64', 1)})"],
+        "kept_kernel": [f"void({A('int32', 2)}, {A('int32', 2)}, {A('uint8', 2)}, {A('int64', 1)}, "
+                        f"{A('int64', 2)})"],
+        "final_kernel": [f"void({A('int32', 2)}, {A('uint8', 2)}, {A('int64', 1)}, {A('int64', 2)}, "
+                         f"{A('int32', 2)})"],
     },
 }
 
@@ -155,6 +182,9 @@ def report():
 
 def test_every_kernel_is_listed(report):
     assert report["missing"] == []
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+    modules = sorted(f[:-3] for f in os.listdir(here) if f.startswith("cuda_") and f.endswith(".py"))
+    assert modules == sorted(SIGNATURES)
 
 
 def test_every_kernel_compiles_for_sm90(report):
@@ -173,5 +203,6 @@ def test_hot_loops_stay_in_registers_and_shared_memory(report):
     assert ptx[key("cuda_shortest_paths", "bf_shared_kernel")]["shared"] > 0
     assert ptx[key("cuda_sweep", "sweep_kernel")]["local"] == 0
     assert ptx[key("cuda_edt", "column_envelope_kernel")]["local"] == 0
+    assert ptx[key("cuda_slic_fast", "assign_kernel")]["local"] == 0
     assert ptx[key("cuda_slic", "assign_kernel")]["local"] == 0
     assert ptx[key("cuda_slic", "update_kernel")]["shared"] > 0
