@@ -93,14 +93,23 @@ def targets(feats: Any, gt: np.ndarray) -> np.ndarray:
     return np.where(hit.any(1), np.argmax(hit, 1), CANDIDATES)
 
 
-def image_rows(feats: Any, gt: np.ndarray, n_pixels: int, seed: int) -> dict:
+def image_rows(feats: Any, gt: np.ndarray, n_pixels: int, seed: int, weighting: str = "pixel") -> dict:
+    """Up to ``n_pixels`` seeded training rows of one image; each weighted by the image's person
+    pixels per row (``weighting="instance"``: also by ``1 / sqrt(area)`` of the person holding the
+    pixel, the image's median person area for the others, so small people count more)."""
     t = targets(feats, gt)
     P = t.size
     pick = np.arange(P) if P <= n_pixels else np.sort(
         np.random.default_rng(seed).choice(P, n_pixels, replace=False))
+    w = np.full(pick.size, P / max(1, pick.size))
+    if weighting == "instance" and gt.shape[0]:
+        area = gt.reshape(gt.shape[0], -1).sum(1).astype(np.float64)
+        flat = gt.reshape(gt.shape[0], -1)[:, feats.index[pick]]
+        owner = np.where(flat.any(0), np.argmax(flat, 0), -1)
+        a = np.where(owner >= 0, area[np.maximum(owner, 0)], np.median(area))
+        w = w / np.sqrt(np.maximum(a, 1.0))
     return {"x": feats.x[pick].astype(np.float32), "g": feats.g[pick].astype(np.float32),
-            "valid": feats.cand[pick] >= 0, "t": t[pick].astype(np.int64),
-            "w": np.full(pick.size, P / max(1, pick.size), np.float32)}
+            "valid": feats.cand[pick] >= 0, "t": t[pick].astype(np.int64), "w": w.astype(np.float32)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +223,8 @@ def summarize(persons: Any, results: list, ious: list) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def collect(sets: list, scores: tuple, settings: tuple, cache: str, n_pixels: int, progress: bool = True) -> dict:
+def collect(sets: list, scores: tuple, settings: tuple, cache: str, n_pixels: int, progress: bool = True,
+            weighting: str = "pixel") -> dict:
     """Training rows of every image, and the full features of the dev images (for the CV).
 
     Returns ``{"rows": {(setting, set, id): [rows per score]}, "dev": {(setting, score, id): feats}}``.
@@ -232,7 +242,7 @@ def collect(sets: list, scores: tuple, settings: tuple, cache: str, n_pixels: in
                     sc = score_map(rec, data, s)
                     f = pixel_features(image, rec.keypoints, sc, data["geodesic"],
                                        boxes=rec.boxes if setting == "box" else None, inside=data[f"inside_{s}"])
-                    r_all.append(image_rows(f, gt, n_pixels, seed=rec.id))
+                    r_all.append(image_rows(f, gt, n_pixels, seed=rec.id, weighting=weighting))
                     if name == "dev":
                         f.x, f.g, f.lab = f.x.astype(np.float16), f.g.astype(np.float32), None
                         f.cand, f.index = f.cand.astype(np.int16), f.index.astype(np.int32)
@@ -324,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--pixels", type=int, default=1000, help="training pixels per image and score")
     p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--weighting", default="pixel", choices=("pixel", "instance"),
+                   help="row weights: pixel (default) or instance (small people count more)")
     p.add_argument("--hidden", type=int, default=HIDDEN)
     p.add_argument("--smooth", type=float, default=0.0075,
                    help="Gaussian vote of neighbours, sigma as a fraction of sqrt(H W), in the CV and in the "
@@ -344,13 +356,14 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.collected, "rb") as fh:
             collected = pickle.load(fh)
     else:
-        collected = collect(sets, scores, settings, a.cache, a.pixels)
+        collected = collect(sets, scores, settings, a.cache, a.pixels, weighting=a.weighting)
         if a.collected:
             with open(a.collected, "wb") as fh:
                 pickle.dump(collected, fh, protocol=4)
     opts = {"hidden": a.hidden, "epochs": a.epochs}
     info: dict[str, Any] = {"command": "python -m p2i_prior.affinity_train " + " ".join(sys.argv[1:] if argv is None else argv),
-                            "folds": a.folds, "train": opts, "smooth": a.smooth, "pixels": a.pixels}
+                            "folds": a.folds, "train": opts, "smooth": a.smooth, "pixels": a.pixels,
+                            "weighting": a.weighting}
     if not a.no_cv:
         info["cv"], lines = cross_validate(dev, collected, scores, settings, a.folds, a.cache, opts, smooth=a.smooth)
         if a.report:
