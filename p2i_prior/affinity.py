@@ -163,7 +163,6 @@ def inside_distances(image: Any, keypoints: Any, person_score: Any, *, threshold
     [[[0.0, 1.0, 1001.0, 1002.0]]]
     """
     from .edges import check_image, sobel_cpu
-    from .pipeline import instance_distances
 
     img = to_numpy(image, "image")
     H, W = img.shape[:2]
@@ -172,7 +171,22 @@ def inside_distances(image: Any, keypoints: Any, person_score: Any, *, threshold
     mean = float(edge.mean())
     speed = 1.0 / (1.0 + edge_weight * edge / mean) if mean > 0 else np.ones((H, W))
     speed = np.where(score >= check_threshold(threshold), speed, speed / OUTSIDE_COST)
-    return instance_distances(img, keypoints, method="geodesic", speed=speed)
+    return geodesic_times(img, keypoints, speed)
+
+
+def geodesic_times(image: np.ndarray, keypoints: Any, speed: Any = None) -> np.ndarray:
+    """(n, H, W) float32 fast-marching travel times from each skeleton under ``speed`` (default:
+    ``method="geodesic"``'s edge speed): ``instance_distances(image, keypoints, method="geodesic",
+    speed=speed)`` bit for bit, from the grid-distance step directly."""
+    from .defaults import EDGE_WEIGHT
+    from .grid_distance import geodesic_slowness, march_cpu, skeleton_seeds
+
+    kp = check_keypoints(keypoints)
+    H, W = image.shape[:2]
+    if kp.shape[0] == 0:
+        return np.empty((0, H, W), np.float32)
+    slowness = geodesic_slowness(image, speed, EDGE_WEIGHT)
+    return march_cpu(skeleton_seeds(skeleton_pixels(kp, (H, W)), (H, W)), slowness, False)
 
 
 #: A pixel seeds its nearest skeleton's colour model when the second candidate is this much
@@ -507,9 +521,7 @@ def refine_people(
     setting = "none" if boxes is None else "box"
     m = _resolve(model, setting)
     if distances is None:
-        from .pipeline import instance_distances
-
-        distances = instance_distances(img, kp, method="geodesic")
+        distances = geodesic_times(img, kp)
     feats = pixel_features(img, kp, person_score, distances, boxes=boxes, threshold=threshold,
                            components=components, inside=inside)
     out = np.zeros(feats.shape, np.int32)

@@ -13,13 +13,13 @@ import time
 import numpy as np
 
 from .cli import set_threads
-from .defaults import DEFAULT_METHOD, DEFAULT_SCORE, DEFAULT_THRESHOLD, METHODS, N_SEGMENTS
+from .defaults import DEFAULT_SCORE, DEFAULT_SEGMENT_METHOD, DEFAULT_THRESHOLD, N_SEGMENTS, SEGMENT_METHODS
 from .figures import colour_labels, draw_skeletons, instance_colours, instance_legend
 
 _instance_colours = instance_colours  # the old private names
 _draw_skeletons = draw_skeletons
 
-METHOD_CHOICES = METHODS
+METHOD_CHOICES = SEGMENT_METHODS
 
 SEGMENT_DESCRIPTION = f"""\
 Segment the people of IMAGE from their COCO keypoints.
@@ -85,8 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     seg.add_argument("--roi", choices=("auto", "box", "none"), default="auto",
                      help="keep each person in its annotation's bbox: auto (default: when every "
                           "person has one), box, none")
-    seg.add_argument("--method", choices=METHOD_CHOICES, default=DEFAULT_METHOD,
-                     help=f"distance method (default {DEFAULT_METHOD})")
+    seg.add_argument("--method", choices=METHOD_CHOICES, default=DEFAULT_SEGMENT_METHOD,
+                     help=f"who owns a person pixel (default {DEFAULT_SEGMENT_METHOD}: geodesic candidates "
+                          "re-decided by the learned image-evidence model; rag/sweep/geodesic: the nearest skeleton)")
     seg.add_argument("--solver", choices=("sssp", "apsp"), default="sssp", help="graph solver for rag")
     seg.add_argument("--segments", type=int, default=N_SEGMENTS, help=f"SLIC superpixels (default {N_SEGMENTS})")
     seg.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,

@@ -30,6 +30,17 @@ MAX_SWEEPS = 400
 #: 0.370/0.166), and faster (geodesic's fast sweeping needs 70-100 sweeps per instance); only with
 #: the oracle (gt) score does geodesic lead, by 0.025 AP^r@[.5:.95] (README, evaluation section).
 DEFAULT_METHOD = "rag"
+#: The label methods of :func:`p2i_prior.segment_people` (``p2i segment``, ``p2i eval``): the
+#: distance methods and "affinity", geodesic candidates re-decided per pixel by the learned
+#: image-evidence model (:mod:`p2i_prior.affinity`), which has no soft map.
+SEGMENT_METHODS = METHODS + ("affinity",)
+#: The default label method: "affinity", the best in 5-fold cross-validation by image on the
+#: 105 photos of coco_persons in every setting measured (AP^r@[.5:.95] / mean instance IoU with
+#: the gt score, keypoints alone: 0.715 / 0.839 vs geodesic 0.643 / 0.774 and the box 0.696 /
+#: 0.830; with the selfie score 0.184 / 0.362 vs geodesic 0.150 / 0.324;
+#: bench/results/eval/2026-11-29-image-evidence.md).  About 0.4 s per 640x480 photo (geodesic
+#: 0.02 s): pass method="rag" or "geodesic" where throughput matters (``p2i annotate`` does).
+DEFAULT_SEGMENT_METHOD = "affinity"
 #: Person-score threshold of the fusion (labels: score >= threshold).
 DEFAULT_THRESHOLD = 0.5
 #: Default person-score source of ``p2i segment`` (:mod:`p2i_prior.scores`): the selfie model

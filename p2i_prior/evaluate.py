@@ -7,7 +7,7 @@ crowds as ignore regions):
 ``box``
     Oracle boxes: each pixel whose person score passes the threshold goes to the smallest
     ground-truth box containing it (:func:`p2i_prior.pipeline.box_instances`).
-``affinity`` (opt-in: ``--method box,geodesic,affinity``)
+``affinity`` (the default label method of ``segment_people`` and ``p2i segment``)
     Oracle keypoints and image evidence: the geodesic candidates of each person pixel re-decided,
     with a "nobody" option, by the learned pixel-candidate model of :mod:`p2i_prior.affinity`
     (:func:`p2i_prior.affinity.refine_people`; colour along each skeleton, edges crossed, extent
@@ -74,10 +74,8 @@ from .eval_tables import (  # noqa: F401  (format_table: a public name of this m
 __all__ = ["METHODS", "evaluate_methods", "predict_image", "format_table", "register"]
 
 #: The methods of the experiment, in table order.
-METHODS: tuple[str, ...] = ("box", "rag", "sweep", "geodesic")
+METHODS: tuple[str, ...] = ("box", "rag", "sweep", "geodesic", "affinity")
 _KEYPOINT_METHODS = ("rag", "sweep", "geodesic")
-#: Methods that can be asked for (``--method``) but are not in the default table.
-OPTIONAL_METHODS: tuple[str, ...] = ("affinity",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,7 +178,7 @@ def predict_image(
         labels = refine_people(image, record.keypoints, score, boxes=record.boxes if roi == "box" else None,
                                threshold=threshold, components=components)
     else:
-        raise ValueError(f"method: expected one of {', '.join(METHODS + OPTIONAL_METHODS)}, got {method!r}")
+        raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
     labels = np.asarray(labels)
     masks = np.asarray(masks_from_labels(labels, record.n), dtype=bool)
     area = masks.reshape(record.n, -1).sum(1)
@@ -304,7 +302,7 @@ def evaluate_methods(
     images_dir : str or path, optional
         Folder of the images (default: ``images/`` beside the annotation file).
     methods : sequence of {"box", "rag", "sweep", "geodesic", "affinity"}
-        (``affinity`` is opt-in: not in the default ``METHODS``)
+        (default: all of ``METHODS``)
     score : str
         Person-score source spec: ``gt``, ``selfie``, ``files:DIR``, ... (:mod:`p2i_prior.scores`).
     selfie_model : str or path, optional
@@ -365,11 +363,10 @@ def evaluate_methods(
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     methods = list(methods)
     if not methods:
-        raise ValueError("methods: expected at least one of box, rag, sweep, geodesic, got none")
+        raise ValueError(f"methods: expected at least one of {', '.join(METHODS)}, got none")
     for m in methods:
-        if m not in OPTIONAL_METHODS and m not in METHODS:
-            raise ValueError(f"methods: expected one of {', '.join(map(repr, METHODS))}, got {m!r} "
-                             f"(opt-in: {', '.join(map(repr, OPTIONAL_METHODS))})")
+        if m not in METHODS:
+            raise ValueError(f"methods: expected one of {', '.join(map(repr, METHODS))}, got {m!r}")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods: expected distinct names, got {methods}")
     check_choice(roi, "roi", ("none", "box"))
@@ -608,7 +605,7 @@ Methods:
   geodesic  oracle keypoints, edge-weighted pixel distance
   affinity  oracle keypoints + image evidence: geodesic candidates re-decided per pixel by a
             small learned model (colour along each skeleton, edges crossed, extent; a "nobody"
-            option for people without keypoints); opt-in, e.g. --method box,geodesic,affinity
+            option for people without keypoints); the default of p2i segment
 
 Gates that stop a person where it ends: --components on (default; a person only takes the
 connected regions of person pixels its skeleton touches; off is the paper's plain prior),
@@ -644,7 +641,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--coco", required=True, metavar="ANNOTATIONS.json", help="COCO person keypoints annotations")
     p.add_argument("--images", default=None, metavar="DIR", help="image folder (default: images/ beside the json)")
-    p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic,affinity (default: box,rag,sweep,geodesic)")
+    p.add_argument("--method", default=",".join(METHODS), help="comma-separated: box,rag,sweep,geodesic,affinity (default: all)")
     p.add_argument("--score", default="gt",
                    help="person score: gt | selfie | model:CKPT | files:DIR | none (default gt, the oracle "
                         "of the paper's Table 4.1)")

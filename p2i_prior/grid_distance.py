@@ -24,7 +24,8 @@ from . import _device as dv
 from .checks import like
 from .sweep import DEFAULT_MAX_SWEEPS, check_mask, check_mask_device, check_speed, sweep_gpu
 
-__all__ = ["euclidean_distance", "geodesic_distance", "edt_cpu", "edt_device", "march_cpu", "nearest_marching_cpu"]
+__all__ = ["euclidean_distance", "geodesic_distance", "edt_cpu", "edt_device", "march_cpu", "nearest_marching_cpu",
+           "geodesic_slowness", "skeleton_seeds"]
 
 
 def edt_cpu(stack: np.ndarray) -> np.ndarray:
@@ -98,6 +99,39 @@ def _edt_gpu(seeds_mask: Any) -> Any:
     seeds, shp, stream = check_mask_device(seeds_mask)
     out = edt_device(seeds, stream)
     return dv.to_kind(out.reshape(shp), seeds_mask)
+
+
+def geodesic_slowness(img: np.ndarray, speed: Any, edge_weight: float) -> np.ndarray:
+    """(H, W) float64 checked slowness of ``method="geodesic"``: ``1 / speed``, the default speed
+    ``1 / (1 + edge_weight * sobel / mean(sobel))`` (unit where the image has no edge)."""
+    H, W = img.shape[:2]
+    if speed is None:
+        from .edges import check_image, sobel_cpu
+        from .kernels.fmm import edge_slowness
+
+        edge = sobel_cpu(*check_image(img))
+        mean = float(edge.astype(np.float64).mean())
+        if mean > 0:
+            slowness, lo, hi = edge_slowness(edge, float(edge_weight), mean)  # one pass, same bits
+            if lo > 0 and (H + W) / lo <= float(np.finfo(np.float32).max) and 1.0 / hi / np.sqrt(2.0) >= float(
+                    np.finfo(np.float32).tiny):
+                return slowness  # what check_speed accepts (it would raise otherwise: below)
+            speed = 1.0 / (1.0 + edge_weight * edge.astype(np.float64) / mean)
+        else:
+            speed = np.ones((H, W))
+    return check_speed(speed, (H, W))
+
+
+def skeleton_seeds(pixels: tuple, shape: tuple, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """(stop - start, H, W) bool seed masks of instances ``start:stop`` from
+    :func:`p2i_prior.skeleton.skeleton_pixels`' ``(offsets, rows, cols)``."""
+    offsets, rows, cols = pixels
+    stop = offsets.size - 1 if stop is None else stop
+    seeds = np.zeros((stop - start, *shape), bool)
+    inst = np.repeat(np.arange(stop - start), np.diff(offsets[start:stop + 1]))
+    sl = slice(offsets[start], offsets[stop])
+    seeds[inst, rows[sl], cols[sl]] = True
+    return seeds
 
 
 def march_cpu(stack: np.ndarray, slowness: np.ndarray, uniform: bool) -> np.ndarray:

@@ -40,9 +40,13 @@ from typing import Any
 import numpy as np
 
 from .coco import evaluate_segm, load_persons, masks_to_results
-from .evaluate import METHODS, _iou, predict_image
+from .evaluate import _iou, predict_image
 from .quality import FEATURES, fit_quality, mask_features, write_model, MODEL_PATH
 from .scores import make_score_source
+
+#: The methods whose masks the quality model is fitted on (affinity came after it; its masks are
+#: ranked by the same model).
+METHODS: tuple[str, ...] = ("box", "rag", "sweep", "geodesic")
 
 SETTINGS = ("none", "box")
 #: The optional setting "reach": keypoints alone with segment_people's unexplained-pixels rule.

@@ -172,11 +172,11 @@ def test_bad_input_messages():
         AffinityModel.from_dict({"features": ["x"], "nobody_features": [], "passes": []})
 
 
-def test_p2i_eval_runs_affinity_as_an_opt_in_method():
+def test_p2i_eval_runs_affinity_in_its_default_table():
     from p2i_prior.coco import load_persons
     from p2i_prior.evaluate import METHODS, evaluate_methods
 
-    assert "affinity" not in METHODS  # not in the default table
+    assert "affinity" in METHODS  # in the default table
     persons = load_persons(os.path.join(ROOT, "tests", "data", "coco", "annotations.json"))
     rep = evaluate_methods(persons, methods=["box", "affinity"], progress=False, figures=0, limit=1)
     assert 0 <= rep["methods"]["affinity"]["mean_instance_iou"] <= 1
@@ -219,3 +219,30 @@ def test_smoothed_vote_keeps_candidates_and_reduces_to_the_argmax(rng):
     for p in range(P):
         options = [-1] + [k for k in cand[p] if k >= 0]
         assert maps[got[p]][p] == pytest.approx(max(maps[o][p] for o in options), rel=1e-12)
+
+
+def test_segment_people_default_is_affinity_on_geodesic_travel_times():
+    """``segment_people``'s default method is the affinity model on each instance's geodesic travel
+    times (``instance_distances(method="geodesic")``, bit for bit the distances the model's
+    features were trained on); options it cannot honour are refused by name."""
+    from p2i_prior import segment_people
+    from p2i_prior.affinity import geodesic_times
+    from p2i_prior.defaults import DEFAULT_SEGMENT_METHOD
+    from p2i_prior.pipeline import instance_distances
+
+    assert DEFAULT_SEGMENT_METHOD == "affinity"
+    s = _scene()
+    d = instance_distances(s.image, s.keypoints, method="geodesic")
+    np.testing.assert_array_equal(geodesic_times(s.image, s.keypoints), d)
+    labels = segment_people(s.image, s.keypoints, s.score)
+    np.testing.assert_array_equal(labels, refine_people(s.image, s.keypoints, s.score, distances=d))
+    assert set(np.unique(labels)) <= {0, 1, 2} and (labels > 0).any()
+    boxes = np.array([[0, 0, 80, 120], [60, 0, 100, 120]], float)
+    np.testing.assert_array_equal(segment_people(s.image, s.keypoints, s.score, boxes=boxes),
+                                  refine_people(s.image, s.keypoints, s.score, distances=d, boxes=boxes))
+    with pytest.raises(ValueError, match="extent: not used with method='affinity'"):
+        segment_people(s.image, s.keypoints, s.score, extent=1.0)
+    with pytest.raises(ValueError, match="reach: not used with method='affinity'"):
+        segment_people(s.image, s.keypoints, s.score, reach=0.1)
+    with pytest.raises(ValueError, match="exact_geodesic: only used with method='geodesic'"):
+        segment_people(s.image, s.keypoints, s.score, exact_geodesic=True)

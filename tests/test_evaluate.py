@@ -246,7 +246,7 @@ def test_eval_bad_arguments(tmp_path):
     from p2i_prior.cli import main
     from p2i_prior.evaluate import evaluate_methods
 
-    with pytest.raises(ValueError, match="methods: expected one of 'box', 'rag', 'sweep', 'geodesic', got 'slic'"):
+    with pytest.raises(ValueError, match="methods: expected one of 'box', 'rag', 'sweep', 'geodesic', 'affinity', got 'slic'"):
         evaluate_methods(FIXTURE_JSON, methods="box,slic")
     with pytest.raises(ValueError, match="roi: expected one of 'none', 'box', got 'mask'"):
         evaluate_methods(FIXTURE_JSON, roi="mask")

@@ -174,7 +174,7 @@ def test_exact_marches_stop_early():
     person = sc.score >= 0.5
     comp, touched = p.pipeline._touched_components(kp, person)
     off, rows, cols = skeleton_pixels(kp, (H, W))
-    slow = p.pipeline._geodesic_slowness(sc.image, None, 10.0)
+    slow = p.grid_distance.geodesic_slowness(sc.image, None, 10.0)
     owner, stats = nearest_marching_cpu(off, rows, cols, slow, False, person, comp, touched, None, True)
     assert stats[0] > 0 and 0 < stats[1] <= H * W
     assert 0 < stats[2] < 0.8 * kp.shape[0] * H * W
@@ -244,13 +244,13 @@ def test_fused_default_speed_is_bit_identical(edge_weight, rng):
     """The default geodesic slowness (one numba pass) equals the numpy expression it replaced,
     ``check_speed(1 / (1 + w * sobel / mean))``, bit for bit."""
     from p2i_prior.edges import check_image, sobel_cpu
-    from p2i_prior.pipeline import _geodesic_slowness
+    from p2i_prior.grid_distance import geodesic_slowness
     from p2i_prior.sweep import check_speed
 
     img = (rng.random((37, 53, 3)) * 255).astype(np.uint8)
     edge = sobel_cpu(*check_image(img)).astype(np.float64)
     want = check_speed(1.0 / (1.0 + edge_weight * edge / float(edge.mean())), edge.shape)
-    got = _geodesic_slowness(img, None, edge_weight)
+    got = geodesic_slowness(img, None, edge_weight)
     assert got.dtype == np.float64 and got.flags.c_contiguous
     np.testing.assert_array_equal(got, want)
 

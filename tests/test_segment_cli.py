@@ -40,7 +40,7 @@ def test_default_run_on_the_four_real_photos(tmp_path, capsys):
         out = capsys.readouterr().out
         (settings,) = [s for s in out.splitlines() if s.startswith("settings: ")]
         assert "score selfie (the model shipped in the package" in settings
-        assert "method rag" in settings and "roi box (the annotations' bbox)" in settings
+        assert "method affinity" in settings and "roi box (the annotations' bbox)" in settings
         ious += per_person_ious(out)
         with open(tmp_path / f"out{k}" / "instances.json") as f:
             inst = json.load(f)
@@ -56,7 +56,9 @@ def test_boxes_beat_keypoints_alone_and_the_output_says_which_ran(tmp_path, caps
     for roi in ("box", "none"):
         ious = []
         for k, name in enumerate(PHOTOS):
-            assert segment(tmp_path, "--roi", roi, image=photo(name), out=f"{roi}{k}") == 0
+            # the nearest-skeleton rule (rag); with the default affinity model keypoints alone are
+            # about as good as boxes here (0.502 vs 0.500: issue 12's point), so no order is asserted
+            assert segment(tmp_path, "--roi", roi, "--method", "rag", image=photo(name), out=f"{roi}{k}") == 0
             out = capsys.readouterr().out
             assert f"roi {roi} (" in out
             ious += per_person_ious(out)
