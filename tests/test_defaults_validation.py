@@ -8,7 +8,7 @@ import pytest
 
 import p2i_prior as p
 from p2i_prior.checks import check_box_layout
-from p2i_prior.defaults import DEFAULT_METHOD
+from p2i_prior.defaults import DEFAULT_METHOD, DEFAULT_SEGMENT_METHOD
 
 
 def scene():
@@ -24,15 +24,28 @@ def scene():
 
 
 def test_one_default_method():
-    for f in (p.segment_people, p.pose_instance_map, p.instance_distances):
+    """One default distance method for the maps, one default label method for the labels (the
+    affinity model has no soft map), each read from ``defaults`` by every call and command."""
+    from p2i_prior.commands import register
+    import argparse
+
+    for f in (p.pose_instance_map, p.instance_distances):
         assert inspect.signature(f).parameters["method"].default == DEFAULT_METHOD == "rag", f.__name__
+    assert inspect.signature(p.segment_people).parameters["method"].default == DEFAULT_SEGMENT_METHOD == "affinity"
+    sub = argparse.ArgumentParser().add_subparsers()
+    register(sub)
+    seg = sub.choices["segment"]
+    assert seg.get_default("method") == DEFAULT_SEGMENT_METHOD
     img, kp, score = scene()
     np.testing.assert_array_equal(p.segment_people(img, kp, score),
-                                  p.segment_people(img, kp, score, method="rag"))
+                                  p.segment_people(img, kp, score, method="affinity"))
+    np.testing.assert_array_equal(p.segment_instances(p.pose_instance_map(img, kp), score),
+                                  p.segment_instances(p.pose_instance_map(img, kp, method="rag"), score))
 
 
 CALLS = {
     "segment_people": lambda img, kp, s, m: p.segment_people(img, kp, s, method=m),
+    "segment_people affinity": lambda img, kp, s, m: p.segment_people(img, kp, s, method="affinity"),
     "pose_instance_map": lambda img, kp, s, m: p.pose_instance_map(img, kp, method=m),
     "instance_distances": lambda img, kp, s, m: p.instance_distances(img, kp, method=m),
 }
@@ -77,5 +90,5 @@ def test_boxes_in_corner_layout_are_caught():
 
 def test_segment_people_names_the_method():
     img, kp, score = scene()
-    with pytest.raises(ValueError, match=r"method: expected one of 'rag', 'sweep', 'geodesic', got 'fast'"):
+    with pytest.raises(ValueError, match=r"method: expected one of 'rag', 'sweep', 'geodesic', 'affinity', got 'fast'"):
         p.segment_people(img, kp, score, method="fast")
