@@ -316,7 +316,8 @@ def machine_info() -> dict:
         load = None
     packages = [
         "pose2instance", "numpy", "scipy", "scikit-image", "numba", "numba-cuda", "scikit-fmm",
-        "opencv-contrib-python-headless", "opencv-python-headless", "cupy-cuda12x", "torch", "matplotlib", "tqdm",
+        "opencv-contrib-python-headless", "opencv-python-headless", "fast-slic", "edt", "FastGeodis",
+        "cupy-cuda12x", "torch", "matplotlib", "tqdm",
     ]
     numba_threads = None
     try:
