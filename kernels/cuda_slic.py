@@ -83,6 +83,48 @@ _linear_rgb_to_lab = twin(linear_rgb_to_lab_py, _dev, lab_f=_lab_f)
 _slic_distance = twin(slic_distance_py, _dev)
 
 
+@_dev
+def window_sums(planes, labels, b, k, y0, rows, stride, x0, wx, acc):
+    """``(n, sum y, sum x, sum L, sum a, sum b)`` of the pixels of image ``b`` labelled ``k`` on
+    the ``rows`` rows ``y0, y0 + stride, ...`` and columns ``x0 .. x0 + wx - 1``, into
+    ``acc[:, 0]`` (a shared ``(6, blockDim.x)`` float64 array): per-thread float64 sums, then a
+    fixed shared-memory tree (``blockDim.x`` a power of two), so the result does not depend on
+    scheduling.  Every thread of the block must call it (it synchronises the block)."""
+    tid = cuda.threadIdx.x
+    nt = cuda.blockDim.x
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    s5 = 0.0
+    for q in range(tid, rows * wx, nt):
+        dy = q // wx
+        y = y0 + dy * stride
+        x = x0 + q - dy * wx
+        if labels[b, y, x] == k:
+            s0 += 1.0
+            s1 += y
+            s2 += x
+            s3 += planes[b, 0, y, x]
+            s4 += planes[b, 1, y, x]
+            s5 += planes[b, 2, y, x]
+    acc[0, tid] = s0
+    acc[1, tid] = s1
+    acc[2, tid] = s2
+    acc[3, tid] = s3
+    acc[4, tid] = s4
+    acc[5, tid] = s5
+    cuda.syncthreads()
+    half = nt // 2
+    while half > 0:
+        if tid < half:
+            for j in range(6):
+                acc[j, tid] += acc[j, tid + half]
+        cuda.syncthreads()
+        half //= 2
+
+
 # ----------------------------------------------------------------------------------------------
 # Colour
 # ----------------------------------------------------------------------------------------------
@@ -207,7 +249,6 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, centres, alive, done):
     k = cuda.blockIdx.x
     b = cuda.blockIdx.y
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
     if done[b] != 0:
         return
     ny = row_lo.shape[0]
@@ -218,38 +259,7 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, centres, alive, done):
     x0 = xlo[kx]
     wx = xhi[kx] - x0
     acc = cuda.shared.array((6, UPDATE_THREADS_), float64)
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    n = (y1 - y0) * wx
-    for q in range(tid, n, nt):
-        dy = q // wx
-        y = y0 + dy
-        x = x0 + q - dy * wx
-        if labels[b, y, x] == k:
-            s0 += 1.0
-            s1 += y
-            s2 += x
-            s3 += planes[b, 0, y, x]
-            s4 += planes[b, 1, y, x]
-            s5 += planes[b, 2, y, x]
-    acc[0, tid] = s0
-    acc[1, tid] = s1
-    acc[2, tid] = s2
-    acc[3, tid] = s3
-    acc[4, tid] = s4
-    acc[5, tid] = s5
-    cuda.syncthreads()
-    half = UPDATE_THREADS_ // 2
-    while half > 0:
-        if tid < half:
-            for j in range(6):
-                acc[j, tid] += acc[j, tid + half]
-        cuda.syncthreads()
-        half //= 2
+    window_sums(planes, labels, b, k, y0, y1 - y0, 1, x0, wx, acc)
     if tid == 0:
         cnt = acc[0, 0]
         if cnt > 0:

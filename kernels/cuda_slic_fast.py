@@ -41,6 +41,7 @@ from numba import cuda, float32, float64
 
 from ._twin import twin
 from .cuda_common import LAUNCH, device_function
+from .cuda_slic import window_sums
 from .slic import srgb_to_linear_py
 from .slic_fast import CHANGE_TOL, STRIDE, lab_f32_py, linear_to_lab_q_py, quantise_py
 
@@ -175,7 +176,6 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, phase, stride, centres
     k = cuda.blockIdx.x
     b = cuda.blockIdx.y
     tid = cuda.threadIdx.x
-    nt = cuda.blockDim.x
     if _finished(changed, limits, it, b):
         return
     nb = row_lo.shape[0]
@@ -188,37 +188,7 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, phase, stride, centres
     x0 = xlo[kx]
     wx = xhi[kx] - x0
     acc = cuda.shared.array((6, UPDATE_THREADS_), float64)
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    for q in range(tid, rows * wx, nt):
-        dy = q // wx
-        y = y0 + dy * stride
-        x = x0 + q - dy * wx
-        if labels[b, y, x] == k:
-            s0 += 1.0
-            s1 += y
-            s2 += x
-            s3 += planes[b, 0, y, x]
-            s4 += planes[b, 1, y, x]
-            s5 += planes[b, 2, y, x]
-    acc[0, tid] = s0
-    acc[1, tid] = s1
-    acc[2, tid] = s2
-    acc[3, tid] = s3
-    acc[4, tid] = s4
-    acc[5, tid] = s5
-    cuda.syncthreads()
-    half = UPDATE_THREADS_ // 2
-    while half > 0:
-        if tid < half:
-            for j in range(6):
-                acc[j, tid] += acc[j, tid + half]
-        cuda.syncthreads()
-        half //= 2
+    window_sums(planes, labels, b, k, y0, rows, stride, x0, wx, acc)
     if tid == 0:
         cnt = acc[0, 0]
         if cnt > 0:
