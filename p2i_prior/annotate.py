@@ -335,11 +335,16 @@ def annotate_shard(tasks: list[dict], config: dict) -> dict:
     --------
     >>> shard = annotate_shard(plan.tasks[:4], config)  # doctest: +SKIP
     """
+    used = None
     if config.get("numba_threads"):
         import numba
 
-        numba.set_num_threads(min(int(config["numba_threads"]), int(numba.config.NUMBA_NUM_THREADS)))
-    return {"format": SHARD_FORMAT, "images": [_annotate_image(t, config) for t in tasks]}
+        used = min(int(config["numba_threads"]), int(numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(used)
+    shard = {"format": SHARD_FORMAT, "images": [_annotate_image(t, config) for t in tasks]}
+    if used is not None:
+        shard["numba_threads"] = used  # what the worker could give (the caller warns if less)
+    return shard
 
 
 def _init_worker(threads: int) -> None:
@@ -607,7 +612,14 @@ def annotate(
 
     compute = [0.0]
 
+    capped: set = set()
+
     def done(k: int, shard: dict) -> None:
+        used = shard.get("numba_threads")
+        if threads is not None and used is not None and used < threads and used not in capped:
+            capped.add(used)
+            warn(f"--threads: asked for {threads} numba threads per worker, a worker has {used} "
+                 f"(its NUMBA_NUM_THREADS); it ran with {used}")
         _write_atomic(_shard_path(parts, k), json.dumps(shard, separators=(",", ":")))
         compute[0] += sum(im.get("seconds", 0.0) for im in shard["images"])
         bar.update(len(shards[k]))

@@ -170,6 +170,20 @@ def test_dask_local_cluster_writes_the_same_bytes(tmp_path, clean, capsys):
         assert f.read() == clean[1]
 
 
+def test_threads_beyond_a_workers_pool_are_capped_with_a_warning(tmp_path, clean, capsys):
+    import numba
+
+    before = numba.get_num_threads()
+    asked = int(numba.config.NUMBA_NUM_THREADS) + 7
+    assert run(tmp_path, *FAST, "--threads", str(asked)) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"--threads: asked for {asked} numba threads per worker, a worker has "
+                     f"{numba.config.NUMBA_NUM_THREADS} (its NUMBA_NUM_THREADS)") == 1  # once, not per shard
+    with open(tmp_path / "out.json", "rb") as f:
+        assert f.read() == clean[1]  # the same bytes whatever the threads
+    numba.set_num_threads(before)
+
+
 def test_scheduler_without_dask_says_how_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     assert run(tmp_path, *FAST, "--scheduler", "tcp://127.0.0.1:1") == 2
