@@ -7,7 +7,7 @@ Numba's simulator (one Python thread per CUDA thread) shrink it through a fixtur
 (``tests/conftest.py``), so multi-block and edge paths run on tiny inputs; production code never
 switches on the simulator.  Kernels whose shared-memory sizes are compile-time constants
 (Floyd–Warshall tiles, the SLIC update) are built per size by cached factories
-(``cuda_shortest_paths.fw_kernels``, ``cuda_slic.update_kernels``); the sizes of ``LAUNCH`` at
+(``cuda_shortest_paths.fw_kernels``, ``sized_kernels``: the SLIC update kernels); the sizes of ``LAUNCH`` at
 import are precompiled.
 
 Nothing here validates input.
@@ -52,6 +52,29 @@ def device_function(func=None):
     else:
         deco = cuda.jit(device=True, forceinline=True)
     return deco if func is None else deco(func)
+
+
+def sized_kernels(func, size_name: str, launch_key: str):
+    """``(kernel, kernels)`` for a kernel whose block size is the compile-time constant
+    ``size_name`` (a global of ``func``, a power of two): ``kernel`` precompiled (cached) at
+    ``LAUNCH[launch_key]`` as of import, ``kernels(threads)`` the one for any other size
+    (compiled on first use, remembered).  A test that shrinks ``LAUNCH`` gets a matching kernel."""
+    import functools
+
+    from ._twin import twin
+
+    precompiled = LAUNCH[launch_key]
+    kernel = twin(func, cuda.jit(cache=True), **{size_name: precompiled})
+
+    @functools.lru_cache(maxsize=None)
+    def kernels(threads: int):
+        if threads < 1 or threads > 1024 or threads & (threads - 1):
+            raise ValueError(f"threads: expected a power of two <= 1024, got {threads}")
+        if threads == precompiled:
+            return kernel
+        return twin(func, cuda.jit, **{size_name: threads})
+
+    return kernel, kernels
 
 
 def grid_2d(B: int, H: int, W: int, block: tuple[int, int]) -> tuple[int, int, int]:

@@ -45,13 +45,12 @@ precision may go the other way; agreement with the CPU labels is measured in the
 
 from __future__ import annotations
 
-import functools
 import math
 
 from numba import cuda, float32, float64, int64
 
 from ._twin import twin
-from .cuda_common import LAUNCH, device_function
+from .cuda_common import device_function, sized_kernels
 from .slic import lab_f_py, linear_rgb_to_lab_py, slic_distance_py, srgb_to_linear_py
 
 __all__ = [
@@ -270,19 +269,9 @@ def _update(planes, labels, row_lo, row_hi, xlo, xhi, nx, centres, alive, done):
             alive[b, k] = 0
 
 
-#: Block size of the precompiled update kernel: the launch table's at import.
-_PRECOMPILED_UPDATE = LAUNCH["update"]
-update_kernel = twin(_update, cuda.jit(cache=True), UPDATE_THREADS_=_PRECOMPILED_UPDATE)
-
-
-@functools.lru_cache(maxsize=None)
-def update_kernels(threads: int):
-    """The update kernel for blocks of ``threads`` threads (a power of two <= 1024)."""
-    if threads < 1 or threads > 1024 or threads & (threads - 1):
-        raise ValueError(f"threads: expected a power of two <= 1024, got {threads}")
-    if threads == _PRECOMPILED_UPDATE:
-        return update_kernel
-    return twin(_update, cuda.jit, UPDATE_THREADS_=threads)
+#: The update kernel for blocks of ``threads`` threads (a power of two <= 1024): precompiled at
+#: the launch table's size as of import (``update_kernel``), others compiled on first use.
+update_kernel, update_kernels = sized_kernels(_update, "UPDATE_THREADS_", "update")
 
 
 # ----------------------------------------------------------------------------------------------

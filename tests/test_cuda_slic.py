@@ -140,3 +140,21 @@ def test_slic_640x480_agreement_on_a_real_gpu(rng):
         agree = [(labels[b] == np.asarray(p.slic(imgs[b], n_segments=1000, algorithm=algorithm))).mean()
                  for b in range(4)]
         assert min(agree) >= AGREEMENT, (algorithm, agree)
+
+
+@pytest.mark.parametrize("module", ["cuda_slic", "cuda_slic_fast"])
+def test_update_kernels_are_sized_by_one_factory(module):
+    """Both SLIC algorithms get their update kernel from ``cuda_common.sized_kernels``: the
+    launch table's size at import is the precompiled kernel, other sizes are compiled once and
+    remembered, and a size that is not a power of two <= 1024 is refused by name."""
+    import importlib
+
+    from p2i_prior.kernels.cuda_common import LAUNCH
+
+    mod = importlib.import_module(f"p2i_prior.kernels.{module}")
+    assert mod.update_kernels(4) is mod.update_kernels(4)
+    other = 8 if LAUNCH["update"] != 8 else 16
+    assert mod.update_kernels(other) is not mod.update_kernels(4)
+    for bad in (0, 6, 2048):
+        with pytest.raises(ValueError, match=f"threads: expected a power of two <= 1024, got {bad}"):
+            mod.update_kernels(bad)
