@@ -36,6 +36,18 @@ __all__ = ["march_instance", "march_instances", "pad_slowness", "edge_slowness",
 
 
 @njit(cache=True, inline="always")
+def _neighbour(p, side, W2):
+    """The padded flat index of node ``p``'s neighbour on ``side`` (0 up, 1 down, 2 left, 3 right)."""
+    if side == 0:
+        return p - W2
+    if side == 1:
+        return p + W2
+    if side == 2:
+        return p - 1
+    return p + 1
+
+
+@njit(cache=True, inline="always")
 def _sift_up(keys, nodes, pos, i, key, node):
     """Place ``(key, node)`` at slot ``i`` or above (a 4-ary min-heap), updating ``pos``."""
     while i > 0:
@@ -139,14 +151,7 @@ def march_instance(seeds, slow_pad, uniform, out):
         u[p] = key
         accepted += 1
         for side in range(4):
-            if side == 0:
-                q = p - W2
-            elif side == 1:
-                q = p + W2
-            elif side == 2:
-                q = p - 1
-            else:
-                q = p + 1
+            q = _neighbour(p, side, W2)
             tq = t[q]
             if u[q] != np.inf or tq == -np.inf:
                 continue  # accepted, or outside the image
@@ -329,14 +334,7 @@ def _voronoi_march(offsets, rows, cols, active, slow_pad, uniform, H, W, need, n
         if need[p] >= 0:
             got += 1
         for side in range(4):
-            if side == 0:
-                q = p - W2
-            elif side == 1:
-                q = p + W2
-            elif side == 2:
-                q = p - 1
-            else:
-                q = p + 1
+            q = _neighbour(p, side, W2)
             tq = t[q]
             if uv[q, 0] != np.inf or tq == -np.inf:
                 continue
@@ -401,14 +399,7 @@ def _claim_march(offsets, rows, cols, k, slow_pad, uniform, H, W, rel, n_rel, li
             if key < bound[p]:
                 bound[p] = key
         for side in range(4):
-            if side == 0:
-                q = p - W2
-            elif side == 1:
-                q = p + W2
-            elif side == 2:
-                q = p - 1
-            else:
-                q = p + 1
+            q = _neighbour(p, side, W2)
             tq = t[q]
             if u[q] != np.inf or tq == -np.inf:
                 continue
